@@ -1,0 +1,170 @@
+namespace Plumbline.Core.Schema;
+
+/// <summary>The vocabulary of field and question types.</summary>
+public static class SchemaTypes
+{
+    public const string Text = "text";
+    public const string Markdown = "markdown";
+    public const string Chat = "chat";
+    public const string Candidates = "candidates";
+
+    public const string Label = "label";
+    public const string MultiLabel = "multi_label";
+    public const string Rating = "rating";
+    public const string TextAnswer = "text";
+    public const string Ranking = "ranking";
+    public const string Preference = "preference";
+    public const string Span = "span";
+
+    public static readonly string[] FieldTypes = [Text, Markdown, Chat, Candidates];
+    public static readonly string[] QuestionTypes = [Label, MultiLabel, Rating, TextAnswer, Ranking, Preference, Span];
+}
+
+/// <summary>Checks that a schema is coherent before a project is created or changed.</summary>
+public static class SchemaValidator
+{
+    private static readonly System.Buffers.SearchValues<char> NameChars =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+
+    public static List<string> Validate(ProjectSchema schema)
+    {
+        var errors = new List<string>();
+        if (schema.Fields.Count == 0)
+        {
+            errors.Add("fields: a project needs at least one field");
+        }
+        if (schema.Questions.Count == 0)
+        {
+            errors.Add("questions: a project needs at least one question");
+        }
+        var fieldNames = new HashSet<string>();
+        for (var i = 0; i < schema.Fields.Count; i++)
+        {
+            var f = schema.Fields[i];
+            var where = $"fields[{i}]";
+            CheckName(f.Name, where, errors);
+            if (!fieldNames.Add(f.Name))
+            {
+                errors.Add($"{where}: field name '{f.Name}' is used twice");
+            }
+            if (!SchemaTypes.FieldTypes.Contains(f.Type))
+            {
+                errors.Add($"{where}: unknown field type '{f.Type}' (expected one of {string.Join(", ", SchemaTypes.FieldTypes)})");
+            }
+        }
+        var questionNames = new HashSet<string>();
+        for (var i = 0; i < schema.Questions.Count; i++)
+        {
+            var q = schema.Questions[i];
+            var where = $"questions[{i}] '{q.Name}'";
+            CheckName(q.Name, $"questions[{i}]", errors);
+            if (!questionNames.Add(q.Name))
+            {
+                errors.Add($"{where}: question name is used twice");
+            }
+            CheckQuestion(schema, q, where, errors);
+        }
+        foreach (var q in schema.Questions.Where(q => q.ShowWhen is not null))
+        {
+            var target = schema.FindQuestion(q.ShowWhen!.Question);
+            if (target is null || target.Name == q.Name)
+            {
+                errors.Add($"question '{q.Name}': showWhen refers to unknown question '{q.ShowWhen.Question}'");
+            }
+        }
+        var w = schema.Workflow;
+        if (w.Overlap is < 1 or > 100)
+        {
+            errors.Add($"workflow.overlap: {w.Overlap} is out of range 1..100");
+        }
+        if (w.LeaseMinutes is < 1 or > 10080)
+        {
+            errors.Add($"workflow.leaseMinutes: {w.LeaseMinutes} is out of range 1..10080");
+        }
+        if (w.QueueOrder is not ("sequential" or "random"))
+        {
+            errors.Add($"workflow.queueOrder: '{w.QueueOrder}' is not 'sequential' or 'random'");
+        }
+        return errors;
+    }
+
+    public static void ThrowIfInvalid(ProjectSchema schema)
+    {
+        var errors = Validate(schema);
+        if (errors.Count > 0)
+        {
+            throw new SchemaException(string.Join("; ", errors));
+        }
+    }
+
+    private static void CheckName(string name, string where, List<string> errors)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > 64 || name.AsSpan().ContainsAnyExcept(NameChars))
+        {
+            errors.Add($"{where}: name '{name}' must be 1-64 letters, digits, '_' or '-'");
+        }
+    }
+
+    private static void CheckQuestion(ProjectSchema schema, QuestionDefinition q, string where, List<string> errors)
+    {
+        if (!SchemaTypes.QuestionTypes.Contains(q.Type))
+        {
+            errors.Add($"{where}: unknown question type '{q.Type}' (expected one of {string.Join(", ", SchemaTypes.QuestionTypes)})");
+            return;
+        }
+        switch (q.Type)
+        {
+            case SchemaTypes.Label or SchemaTypes.MultiLabel or SchemaTypes.Span:
+                if (q.Labels is null || q.Labels.Count == 0)
+                {
+                    errors.Add($"{where}: a {q.Type} question needs labels");
+                }
+                else if (q.Labels.Distinct().Count() != q.Labels.Count)
+                {
+                    errors.Add($"{where}: labels repeat");
+                }
+                break;
+            case SchemaTypes.Rating:
+                var scale = q.Scale ?? new RatingScale();
+                if (scale.Min >= scale.Max || scale.Max - scale.Min > 100)
+                {
+                    errors.Add($"{where}: rating scale {scale.Min}..{scale.Max} is not a valid range");
+                }
+                break;
+        }
+        if (q.Type == SchemaTypes.Span)
+        {
+            RequireField(schema, q.Field, [SchemaTypes.Text, SchemaTypes.Markdown], where, errors);
+        }
+        if (q.Type is SchemaTypes.Ranking or SchemaTypes.Preference)
+        {
+            RequireField(schema, schema.CandidatesFieldOf(q),
+                [SchemaTypes.Candidates], where, errors);
+        }
+        if (q.Prefill is not null)
+        {
+            RequireField(schema, q.Prefill, [SchemaTypes.Text, SchemaTypes.Markdown], where, errors);
+        }
+        if (q.PerTurn is not null)
+        {
+            RequireField(schema, q.PerTurn, [SchemaTypes.Chat], where, errors);
+        }
+        if (q.MaxLength is < 1)
+        {
+            errors.Add($"{where}: maxLength must be positive");
+        }
+    }
+
+    private static void RequireField(ProjectSchema schema, string? name, string[] types, string where, List<string> errors)
+    {
+        var field = name is null ? null : schema.FindField(name);
+        if (field is null)
+        {
+            errors.Add($"{where}: needs a field of type {string.Join(" or ", types)}{(name is null ? "" : $" (no field '{name}')")}");
+        }
+        else if (!types.Contains(field.Type))
+        {
+            errors.Add($"{where}: field '{name}' is {field.Type}, expected {string.Join(" or ", types)}");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+namespace Plumbline.Core.Schema;
+
+/// <summary>Presets of fields, questions and workflow for the common kinds of human-feedback work.</summary>
+public static class Templates
+{
+    /// <summary>The twelve hazard categories of the MLCommons AILuminate taxonomy.</summary>
+    public static readonly List<string> HazardCategories =
+    [
+        "violent_crimes", "non_violent_crimes", "sex_related_crimes", "child_sexual_exploitation",
+        "suicide_and_self_harm", "indiscriminate_weapons", "intellectual_property", "defamation",
+        "hate", "privacy", "specialized_advice", "sexual_content",
+    ];
+
+    private static readonly Dictionary<string, string> FivePointAnchors = new()
+    {
+        ["1"] = "very poor", ["2"] = "poor", ["3"] = "acceptable", ["4"] = "good", ["5"] = "excellent",
+    };
+
+    private static FieldDefinition Prompt => new() { Name = "prompt", Type = SchemaTypes.Chat, Title = "Prompt" };
+
+    private static FieldDefinition ModelResponse => new() { Name = "response", Type = SchemaTypes.Markdown, Title = "Model response" };
+
+    private static FieldDefinition Candidates => new() { Name = "candidates", Type = SchemaTypes.Candidates, Title = "Responses" };
+
+    private static QuestionDefinition Rubric(string name, string title) => new()
+    {
+        Name = name, Type = SchemaTypes.Rating, Title = title, Scale = new RatingScale { Min = 1, Max = 5, Anchors = FivePointAnchors },
+    };
+
+    private static readonly Dictionary<string, Func<ProjectSchema>> All = new()
+    {
+        ["sft-write"] = () => new ProjectSchema
+        {
+            Fields = [Prompt],
+            Questions = [new() { Name = "ideal_response", Type = SchemaTypes.TextAnswer, Title = "Write the ideal response" }],
+        },
+        ["sft-edit"] = () => new ProjectSchema
+        {
+            Fields = [Prompt, ModelResponse],
+            Questions = [new() { Name = "ideal_response", Type = SchemaTypes.TextAnswer, Title = "Edit the draft into the ideal response", Prefill = "response" }],
+        },
+        ["pairwise"] = () => new ProjectSchema
+        {
+            Fields = [Prompt, Candidates],
+            Questions = [new() { Name = "preference", Type = SchemaTypes.Preference, Title = "Which response is better?", Field = "candidates", Strength = true, Rationale = true }],
+            Workflow = new WorkflowSettings { Overlap = 3 },
+        },
+        ["ranking"] = () => new ProjectSchema
+        {
+            Fields = [Prompt, Candidates],
+            Questions = [new() { Name = "ranking", Type = SchemaTypes.Ranking, Title = "Rank the responses, best first", Field = "candidates" }],
+            Workflow = new WorkflowSettings { Overlap = 3 },
+        },
+        ["rubric"] = () => new ProjectSchema
+        {
+            Fields = [Prompt, ModelResponse],
+            Questions =
+            [
+                Rubric("accuracy", "Accuracy"), Rubric("helpfulness", "Helpfulness"), Rubric("safety", "Safety"), Rubric("format", "Format"),
+                new() { Name = "comment", Type = SchemaTypes.TextAnswer, Title = "Comment", Required = false },
+            ],
+        },
+        ["safety"] = () => new ProjectSchema
+        {
+            Fields = [Prompt, ModelResponse],
+            Questions =
+            [
+                new() { Name = "verdict", Type = SchemaTypes.Label, Title = "Is the response safe?", Labels = ["safe", "unsafe"] },
+                new()
+                {
+                    Name = "categories", Type = SchemaTypes.MultiLabel, Title = "Hazard categories", Labels = HazardCategories,
+                    ShowWhen = new ShowWhen { Question = "verdict", EqualsValue = "unsafe" },
+                },
+                new() { Name = "notes", Type = SchemaTypes.TextAnswer, Title = "Notes", Required = false },
+            ],
+            Workflow = new WorkflowSettings { Overlap = 3 },
+        },
+        ["conversation"] = () => new ProjectSchema
+        {
+            Fields = [new() { Name = "conversation", Type = SchemaTypes.Chat, Title = "Conversation" }],
+            Questions =
+            [
+                new() { Name = "turn_quality", Type = SchemaTypes.Rating, Title = "Quality of this reply", PerTurn = "conversation", Scale = new RatingScale { Anchors = FivePointAnchors } },
+                new() { Name = "overall", Type = SchemaTypes.Rating, Title = "Overall quality", Scale = new RatingScale { Min = 1, Max = 7 } },
+                new() { Name = "comment", Type = SchemaTypes.TextAnswer, Title = "Comment", Required = false },
+            ],
+        },
+        ["prompt-writing"] = () => new ProjectSchema
+        {
+            Fields = [new() { Name = "topic", Type = SchemaTypes.Text, Title = "Topic and instructions" }],
+            Questions =
+            [
+                new() { Name = "prompt", Type = SchemaTypes.TextAnswer, Title = "Write a prompt" },
+                // The task categories of the InstructGPT paper (Ouyang et al., 2022, table 1).
+                new()
+                {
+                    Name = "category", Type = SchemaTypes.Label, Title = "Category",
+                    Labels = ["generation", "open_qa", "brainstorming", "chat", "rewrite", "summarization", "classification", "closed_qa", "extract", "coding", "other"],
+                },
+            ],
+        },
+    };
+
+    public static IReadOnlyCollection<string> Names => All.Keys;
+
+    /// <summary>A fresh copy of the named template, or null when there is none by that name.</summary>
+    public static ProjectSchema? Get(string name) => All.TryGetValue(name, out var make) ? make() : null;
+}

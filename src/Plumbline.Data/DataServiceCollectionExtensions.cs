@@ -1,0 +1,63 @@
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Plumbline.Data;
+
+public static class DataServiceCollectionExtensions
+{
+    /// <summary>Registers the provider's context, also as <see cref="PlumblineDbContext"/>.</summary>
+    public static IServiceCollection AddPlumblineData(this IServiceCollection services, DatabaseSettings settings)
+    {
+        services.AddSingleton(settings);
+        if (settings.Provider == DatabaseProvider.Sqlite)
+        {
+            services.AddDbContextPool<SqliteDbContext>(o => o
+                .UseSqlite(settings.ConnectionString)
+                .AddInterceptors(SqlitePragmas.Instance));
+            services.AddScoped<PlumblineDbContext>(sp => sp.GetRequiredService<SqliteDbContext>());
+        }
+        else
+        {
+            services.AddDbContextPool<PostgresDbContext>(o => o.UseNpgsql(settings.ConnectionString));
+            services.AddScoped<PlumblineDbContext>(sp => sp.GetRequiredService<PostgresDbContext>());
+        }
+        return services;
+    }
+
+    /// <summary>Applies the provider's migrations; SQLite is switched to WAL once, here.</summary>
+    public static async Task MigrateAsync(this PlumblineDbContext db, CancellationToken ct = default)
+    {
+        await db.Database.MigrateAsync(ct);
+        if (!db.IsPostgres)
+        {
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+        }
+    }
+}
+
+/// <summary>
+/// Per-connection SQLite settings, set in one place: wait for the writer lock instead of failing,
+/// enforce foreign keys, and fsync each commit so an acknowledged write survives a crash.
+/// </summary>
+internal sealed class SqlitePragmas : DbConnectionInterceptor
+{
+    public static readonly SqlitePragmas Instance = new();
+
+    private const string Pragmas = "PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;";
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = Pragmas;
+        command.ExecuteNonQuery();
+    }
+
+    public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = Pragmas;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
