@@ -1,3 +1,6 @@
-var app = WebApplication.CreateBuilder(args).Build();
-app.MapGet("/health", () => "ok");
-app.Run();
+using Plumbline.Server.Hosting;
+
+await PlumblineApp.RunAsync(args);
+
+/// <summary>Entry point; the test host finds the app through it.</summary>
+public partial class Program;

@@ -1,0 +1,111 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Plumbline.Data;
+using Plumbline.Server.Features.Admin;
+using Plumbline.Server.Features.Auth;
+using Plumbline.Server.Features.Export;
+using Plumbline.Server.Features.Import;
+using Plumbline.Server.Features.Pages;
+using Plumbline.Server.Features.Projects;
+using Plumbline.Server.Features.Queue;
+
+namespace Plumbline.Server.Hosting;
+
+public static class Policies
+{
+    public const string Admin = "admin";
+}
+
+/// <summary>Builds and runs the Plumbline server; used by <c>Program</c> and by <c>plumbline serve</c>.</summary>
+public static class PlumblineApp
+{
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+    private const string SmartScheme = "token-or-cookie";
+
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_URLS")))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+        var database = DatabaseSettings.Parse(builder.Configuration["PLUMBLINE_DATABASE"]);
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+        services.AddPlumblineData(database);
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        services.AddRazorComponents();
+        services.AddAntiforgery();
+        services.AddScoped<ProjectAccess>();
+        services.AddScoped<ProjectService>();
+        services.AddScoped<QueueService>();
+        services.AddScoped<ImportService>();
+        services.AddScoped<ExportService>();
+
+        services.AddAuthentication(SmartScheme)
+            .AddPolicyScheme(SmartScheme, "API token or sign-in cookie", o => o.ForwardDefaultSelector = ctx =>
+                ctx.Request.Headers.Authorization.Count > 0 ? ApiTokenAuthenticationHandler.SchemeName : CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddScheme<AuthenticationSchemeOptions, ApiTokenAuthenticationHandler>(ApiTokenAuthenticationHandler.SchemeName, null)
+            .AddCookie(o =>
+            {
+                o.LoginPath = "/login";
+                o.Cookie.Name = "plumbline";
+                o.Cookie.HttpOnly = true;
+                // Strict: a cookie-carrying request never comes from another site, which closes CSRF on the API.
+                o.Cookie.SameSite = SameSiteMode.Strict;
+                o.SlidingExpiration = true;
+                o.ExpireTimeSpan = TimeSpan.FromHours(12);
+                o.Events.OnRedirectToLogin = ctx => ApiOr(ctx, StatusCodes.Status401Unauthorized);
+                o.Events.OnRedirectToAccessDenied = ctx => ApiOr(ctx, StatusCodes.Status403Forbidden);
+            });
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Policies.Admin, p => p.RequireAuthenticatedUser().RequireClaim(CurrentUser.AdminClaim, "true"));
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        // Served from beside the binaries, so `plumbline serve` works from any folder and in any environment.
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot")),
+        });
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.UseSwaggerUI(o =>
+        {
+            o.SwaggerEndpoint("/openapi/v1.json", "Plumbline API v1");
+            o.RoutePrefix = "swagger";
+        });
+        app.MapGet("/health", () => Results.Ok(new { status = "ok" })).WithName("Health").WithSummary("Liveness").AllowAnonymous();
+        app.MapAdminEndpoints();
+        app.MapProjectEndpoints();
+        app.MapQueueEndpoints();
+        app.MapImportEndpoints();
+        app.MapExportEndpoints();
+        app.MapPageEndpoints();
+        return app;
+    }
+
+    /// <summary>Prepares the database (migrations, first admin, demo project) and serves until stopped.</summary>
+    public static async Task RunAsync(string[] args)
+    {
+        var app = Build(args);
+        await Bootstrap.InitializeAsync(app.Services, app.Configuration, app.Lifetime.ApplicationStopping);
+        await app.RunAsync();
+    }
+
+    private static Task ApiOr(RedirectContext<CookieAuthenticationOptions> ctx, int status)
+    {
+        if (ctx.Request.Path.StartsWithSegments("/api"))
+        {
+            ctx.Response.StatusCode = status;
+            return Task.CompletedTask;
+        }
+        ctx.Response.Redirect(ctx.RedirectUri);
+        return Task.CompletedTask;
+    }
+}
