@@ -20,14 +20,17 @@ public static class Bootstrap
         var clock = scope.ServiceProvider.GetRequiredService<TimeProvider>();
         var log = scope.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Plumbline.Bootstrap");
         var settings = scope.ServiceProvider.GetRequiredService<DatabaseSettings>();
-        log.LogInformation("Database: {Database}", settings.Describe());
+        if (log.IsEnabled(LogLevel.Information))
+        {
+            log.LogInformation("Database: {Database}", settings.Describe());
+        }
         await db.MigrateAsync(ct);
         if (await db.Users.AnyAsync(ct))
         {
             return;
         }
 
-        var email = (config["PLUMBLINE_ADMIN_EMAIL"] ?? DefaultAdminEmail).Trim().ToLowerInvariant();
+        var email = Features.Auth.Emails.Normalise(config["PLUMBLINE_ADMIN_EMAIL"] ?? DefaultAdminEmail);
         var password = config["PLUMBLINE_ADMIN_PASSWORD"];
         var generated = string.IsNullOrEmpty(password);
         if (generated)

@@ -29,11 +29,17 @@ public static class PlumblineApp
         {
             builder.WebHost.UseUrls(DefaultUrl);
         }
+        // Per-query EF logs would drown the server's own messages (and could carry data); warnings still show.
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         var database = DatabaseSettings.Parse(builder.Configuration["PLUMBLINE_DATABASE"]);
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
         services.AddPlumblineData(database);
         services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull);
         services.AddOpenApi();
         services.AddRazorComponents();
         services.AddAntiforgery();

@@ -16,6 +16,7 @@ public sealed record UserDto(long Id, string Email, string? DisplayName, bool Is
 /// <param name="Email">The new user's e-mail address.</param>
 /// <param name="Password">Optional: without one, the user signs in with tokens only.</param>
 /// <param name="Role"><c>admin</c> or <c>user</c> (project roles are given per project).</param>
+/// <param name="DisplayName">How the user is shown.</param>
 public sealed record CreateUserRequest(string Email, string? Password, string? Role, string? DisplayName);
 
 /// <param name="Name">A label for the token.</param>
@@ -44,7 +45,8 @@ public static class AdminEndpoints
 
         api.MapPost("/auth/token", async (LoginRequest request, PlumblineDbContext db, TimeProvider clock, CancellationToken ct) =>
         {
-            var user = await db.Users.FirstOrDefaultAsync(u => u.Email == request.Email.Trim().ToLowerInvariant() && u.IsActive, ct);
+            var email = Emails.Normalise(request.Email);
+            var user = await db.Users.FirstOrDefaultAsync(u => u.Email == email && u.IsActive, ct);
             if (user?.PasswordHash is null || new PasswordHasher<User>().VerifyHashedPassword(user, user.PasswordHash, request.Password) == PasswordVerificationResult.Failed)
             {
                 return Results.Problem("wrong e-mail or password", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
@@ -62,7 +64,7 @@ public static class AdminEndpoints
             .WithName("ListUsers").WithSummary("All users (admin)");
         users.MapPost("/", async (CreateUserRequest request, ClaimsPrincipal principal, PlumblineDbContext db, TimeProvider clock, CancellationToken ct) =>
         {
-            var email = request.Email?.Trim().ToLowerInvariant() ?? "";
+            var email = Emails.Normalise(request.Email);
             if (!IsPlausibleEmail(email))
             {
                 return Problems.BadRequest($"'{request.Email}' is not an e-mail address");
@@ -97,7 +99,8 @@ public static class AdminEndpoints
                 {
                     return Problems.Forbidden("only an admin may create a token for another user");
                 }
-                owner = await db.Users.FirstOrDefaultAsync(u => u.Email == email.Trim().ToLowerInvariant(), ct);
+                var normalised = Emails.Normalise(email);
+                owner = await db.Users.FirstOrDefaultAsync(u => u.Email == normalised, ct);
                 if (owner is null)
                 {
                     return Problems.NotFound($"no user with e-mail {email}");
@@ -118,7 +121,7 @@ public static class AdminEndpoints
             }
             else if (user is not null)
             {
-                var email = user.Trim().ToLowerInvariant();
+                var email = Emails.Normalise(user);
                 query = query.Where(t => t.User!.Email == email);
             }
             return TypedResults.Ok(await query.OrderBy(t => t.Id)

@@ -60,3 +60,9 @@ public static class Problems
 
     public static IResult Conflict(string detail) => Results.Problem(detail, statusCode: StatusCodes.Status409Conflict, title: "Conflict");
 }
+
+/// <summary>E-mail addresses are stored lower-cased and compared that way.</summary>
+public static class Emails
+{
+    public static string Normalise(string? email) => (email ?? "").Trim().ToLowerInvariant();
+}

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
@@ -80,7 +81,7 @@ public sealed class ExportService(PlumblineDbContext db)
                 json.WriteEndObject();
                 json.Flush();
                 json.Reset();
-                output.Write("\n"u8);
+                output.Write("\n"u8.ToArray());
             }
             await output.FlushAsync(ct);
         }

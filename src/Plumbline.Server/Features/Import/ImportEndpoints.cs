@@ -30,7 +30,7 @@ public static class ImportEndpoints
             {
                 // The web page uploads a form; the CLI and scripts send the file as the body.
                 var form = await http.Request.ReadFormAsync(ct);
-                var file = form.Files.FirstOrDefault();
+                var file = form.Files.Count > 0 ? form.Files[0] : null;
                 if (file is null)
                 {
                     return Problems.BadRequest("the form has no file");

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 using NpgsqlTypes;
+using Plumbline.Core;
 using Plumbline.Core.Import;
 using Plumbline.Core.Schema;
 using Plumbline.Data;
@@ -68,7 +69,8 @@ public sealed class ImportService(PlumblineDbContext db, TimeProvider clock)
                 // The file will not be stored: keep reading to report every bad line, but write nothing more.
                 continue;
             }
-            batch.Add(new PendingItem(record.ExternalId, record.Fields.ToJsonString(), record.Metadata.ToJsonString(), record.Gold?.ToJsonString()));
+            batch.Add(new PendingItem(record.ExternalId, record.Fields.ToJsonString(StoredJson.Options), record.Metadata.ToJsonString(StoredJson.Options),
+                record.Gold?.ToJsonString(StoredJson.Options)));
             if (batch.Count == BatchSize)
             {
                 var (c, u, n) = await WriteBatchAsync(projectId, batch, writer, ct);

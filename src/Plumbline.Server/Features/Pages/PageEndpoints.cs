@@ -37,7 +37,7 @@ public static class PageEndpoints
         pages.MapPost("/login", async Task<IResult> ([FromForm] string email, [FromForm] string password, [FromForm] string? returnUrl,
             HttpContext http, PlumblineDbContext db, IAntiforgery antiforgery, CancellationToken ct) =>
         {
-            var normalised = email.Trim().ToLowerInvariant();
+            var normalised = Emails.Normalise(email);
             var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Email == normalised && u.IsActive, ct);
             if (user?.PasswordHash is null
                 || new PasswordHasher<User>().VerifyHashedPassword(user, user.PasswordHash, password) == PasswordVerificationResult.Failed)

@@ -8,9 +8,11 @@ using Plumbline.Server.Features.Auth;
 namespace Plumbline.Server.Features.Projects;
 
 /// <param name="Name">Shown in lists; 1-200 characters.</param>
+/// <param name="Description">Optional text shown under the name.</param>
 /// <param name="Template">One of the presets (sft-write, sft-edit, pairwise, ranking, rubric, safety, conversation, prompt-writing).</param>
 /// <param name="Schema">A full schema document (fields, questions, workflow) instead of a template.</param>
 /// <param name="Overlap">How many people answer each item; overrides the template's.</param>
+/// <param name="Guidelines">The first version of the guidelines, in markdown.</param>
 public sealed record CreateProjectRequest(string Name, string? Description, string? Template, JsonElement? Schema, int? Overlap, string? Guidelines);
 
 public sealed record ProjectCounts(int Items, int CompletedItems, int SubmittedResponses, int SkippedResponses, int Members);

@@ -113,7 +113,7 @@ public sealed class ProjectService(PlumblineDbContext db, TimeProvider clock)
 
     public async Task<MemberDto?> SetMemberAsync(long projectId, long actorId, string email, string role, CancellationToken ct)
     {
-        var normalised = email.Trim().ToLowerInvariant();
+        var normalised = Emails.Normalise(email);
         var user = await db.Users.FirstOrDefaultAsync(u => u.Email == normalised, ct);
         if (user is null)
         {
@@ -136,7 +136,7 @@ public sealed class ProjectService(PlumblineDbContext db, TimeProvider clock)
 
     public async Task<bool> RemoveMemberAsync(long projectId, long actorId, string email, CancellationToken ct)
     {
-        var normalised = email.Trim().ToLowerInvariant();
+        var normalised = Emails.Normalise(email);
         var member = await db.ProjectMembers.FirstOrDefaultAsync(m => m.ProjectId == projectId && m.User!.Email == normalised, ct);
         if (member is null)
         {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
+using Plumbline.Core;
 using Plumbline.Core.Schema;
 using Plumbline.Data;
 using Plumbline.Server.Features.Auth;
@@ -138,7 +139,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         if (presentation is null)
         {
             presentation = Presentation.Decide(schema, fields, assignment.UserId, assignment.ItemId);
-            assignment.PresentationJson = presentation.ToJsonString();
+            assignment.PresentationJson = presentation.ToJsonString(StoredJson.Options);
             await db.SaveChangesAsync(ct);
         }
         Presentation.Apply(schema, fields, presentation);
@@ -189,7 +190,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
                 db.Responses.Add(response);
             }
             response.Status = "submitted";
-            response.ValuesJson = values.ToJsonString();
+            response.ValuesJson = values.ToJsonString(StoredJson.Options);
             response.Revision++;
             response.GuidelineVersion = project.GuidelineVersion;
             response.LeadTimeMs = request.LeadTimeMs ?? (long)(now - assignment.LeasedAt).TotalMilliseconds;
@@ -283,7 +284,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             };
             db.Responses.Add(response);
         }
-        response.ValuesJson = values.ToJsonString();
+        response.ValuesJson = values.ToJsonString(StoredJson.Options);
         response.UpdatedAt = now;
         assignment.ExpiresAt = now.AddMinutes(schema.Workflow.LeaseMinutes);
         await db.SaveChangesAsync(ct);
