@@ -7,22 +7,21 @@ namespace Plumbline.Data;
 
 public static class DataServiceCollectionExtensions
 {
-    /// <summary>Registers the provider's context, also as <see cref="PlumblineDbContext"/>.</summary>
-    public static IServiceCollection AddPlumblineData(this IServiceCollection services, DatabaseSettings settings)
+    /// <summary>
+    /// Registers both providers' contexts and <see cref="PlumblineDbContext"/>, which resolves to the one the
+    /// <see cref="DatabaseSettings"/> singleton names. The settings are read when first needed, so a host (or a
+    /// test) can replace them after this call.
+    /// </summary>
+    public static IServiceCollection AddPlumblineData(this IServiceCollection services, Func<IServiceProvider, DatabaseSettings> settings)
     {
         services.AddSingleton(settings);
-        if (settings.Provider == DatabaseProvider.Sqlite)
-        {
-            services.AddDbContextPool<SqliteDbContext>(o => o
-                .UseSqlite(settings.ConnectionString)
-                .AddInterceptors(SqlitePragmas.Instance));
-            services.AddScoped<PlumblineDbContext>(sp => sp.GetRequiredService<SqliteDbContext>());
-        }
-        else
-        {
-            services.AddDbContextPool<PostgresDbContext>(o => o.UseNpgsql(settings.ConnectionString));
-            services.AddScoped<PlumblineDbContext>(sp => sp.GetRequiredService<PostgresDbContext>());
-        }
+        services.AddDbContextPool<SqliteDbContext>((sp, o) => o
+            .UseSqlite(sp.GetRequiredService<DatabaseSettings>().ConnectionString)
+            .AddInterceptors(SqlitePragmas.Instance));
+        services.AddDbContextPool<PostgresDbContext>((sp, o) => o.UseNpgsql(sp.GetRequiredService<DatabaseSettings>().ConnectionString));
+        services.AddScoped<PlumblineDbContext>(sp => sp.GetRequiredService<DatabaseSettings>().Provider == DatabaseProvider.Sqlite
+            ? sp.GetRequiredService<SqliteDbContext>()
+            : sp.GetRequiredService<PostgresDbContext>());
         return services;
     }
 

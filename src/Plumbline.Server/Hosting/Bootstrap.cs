@@ -7,6 +7,17 @@ using Plumbline.Server.Features.Projects;
 
 namespace Plumbline.Server.Hosting;
 
+/// <summary>
+/// Runs <see cref="Bootstrap"/> as the host starts, before the server takes requests (the app's hosted
+/// services start before the web server), so test hosts and <c>plumbline serve</c> prepare the database alike.
+/// </summary>
+public sealed class BootstrapService(IServiceProvider services, IConfiguration config) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Bootstrap.InitializeAsync(services, config, cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
 /// <summary>First-start work: migrations, the first admin, and a demo project so the first page is not empty.</summary>
 public static class Bootstrap
 {
@@ -43,7 +54,19 @@ public static class Bootstrap
         {
             AdminEndpoints.IssueToken(db, clock, admin, "PLUMBLINE_ADMIN_TOKEN", token);
         }
-        await db.SaveChangesAsync(ct);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            // Two processes started together on one empty PostgreSQL database: fine if the other one won.
+            if (await OtherNodeBootstrappedAsync(services, ct))
+            {
+                return;
+            }
+            throw;
+        }
         if (generated)
         {
             // Written once to the console, never to the log: it exists nowhere else.
@@ -57,6 +80,12 @@ public static class Bootstrap
         {
             await CreateDemoProjectAsync(scope.ServiceProvider, admin.Id, ct);
         }
+    }
+
+    private static async Task<bool> OtherNodeBootstrappedAsync(IServiceProvider services, CancellationToken ct)
+    {
+        await using var scope = services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<PlumblineDbContext>().Users.AnyAsync(ct);
     }
 
     private static async Task CreateDemoProjectAsync(IServiceProvider services, long adminId, CancellationToken ct)

@@ -34,15 +34,15 @@ public static class PlumblineApp
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
-        var database = DatabaseSettings.Parse(builder.Configuration["PLUMBLINE_DATABASE"]);
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
-        services.AddPlumblineData(database);
+        services.AddPlumblineData(sp => DatabaseSettings.Parse(sp.GetRequiredService<IConfiguration>()["PLUMBLINE_DATABASE"]));
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull);
         services.AddOpenApi();
         services.AddRazorComponents();
         services.AddAntiforgery();
+        services.AddHostedService<BootstrapService>();
         services.AddScoped<ProjectAccess>();
         services.AddScoped<ProjectService>();
         services.AddScoped<QueueService>();
@@ -96,13 +96,8 @@ public static class PlumblineApp
         return app;
     }
 
-    /// <summary>Prepares the database (migrations, first admin, demo project) and serves until stopped.</summary>
-    public static async Task RunAsync(string[] args)
-    {
-        var app = Build(args);
-        await Bootstrap.InitializeAsync(app.Services, app.Configuration, app.Lifetime.ApplicationStopping);
-        await app.RunAsync();
-    }
+    /// <summary>Serves until stopped; the database is prepared first by <see cref="BootstrapService"/>.</summary>
+    public static Task RunAsync(string[] args) => Build(args).RunAsync();
 
     private static Task ApiOr(RedirectContext<CookieAuthenticationOptions> ctx, int status)
     {

@@ -1,0 +1,141 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Plumbline.Data;
+
+namespace Plumbline.Server.Tests.Infrastructure;
+
+/// <summary>A clock the tests can move forward, to expire leases without waiting.</summary>
+public sealed class ManualClock : TimeProvider
+{
+    private long offsetTicks;
+
+    public override DateTimeOffset GetUtcNow() => System.GetUtcNow().AddTicks(Interlocked.Read(ref offsetTicks));
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref offsetTicks, by.Ticks);
+}
+
+/// <summary>
+/// The real app on a real Kestrel port, against a fresh database of the given provider: a SQLite file in a
+/// temporary folder, or a new database on the PostgreSQL server that the test script started.
+/// </summary>
+public sealed class TestApp : WebApplicationFactory<Program>
+{
+    public const string AdminToken = "plb_test_admin_token_0123456789abcdef";
+    public const string PostgresVariable = "PLUMBLINE_TEST_POSTGRES";
+
+    public string Provider { get; }
+    public ManualClock Clock { get; } = new();
+    public DatabaseSettings Database { get; }
+    private readonly string? tempFolder;
+    private Uri? baseAddress;
+
+    public TestApp(string provider)
+    {
+        Provider = provider;
+        if (provider == "sqlite")
+        {
+            tempFolder = Directory.CreateTempSubdirectory("plumbline-test-").FullName;
+            Database = DatabaseSettings.Parse("sqlite:" + Path.Combine(tempFolder, "plumbline.db"));
+        }
+        else
+        {
+            Database = new DatabaseSettings(DatabaseProvider.Postgres, CreatePostgresDatabase());
+        }
+        UseKestrel(0);
+    }
+
+    /// <summary>The address the app listens on (a real socket on 127.0.0.1).</summary>
+    public Uri BaseAddress
+    {
+        get
+        {
+            if (baseAddress is null)
+            {
+                StartServer();
+                var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+                baseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("localhost", "127.0.0.1", StringComparison.Ordinal) + "/");
+            }
+            return baseAddress;
+        }
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Development");
+        builder.UseSetting("urls", "http://127.0.0.1:0");
+        builder.UseSetting("PLUMBLINE_ADMIN_TOKEN", AdminToken);
+        builder.UseSetting("PLUMBLINE_ADMIN_PASSWORD", "admin-password-123");
+        builder.ConfigureServices(services =>
+        {
+            services.AddSingleton(Database);
+            services.AddSingleton<TimeProvider>(Clock);
+        });
+    }
+
+    /// <summary>An HTTP client over the real socket, signed in with <paramref name="token"/> (the admin's by default).</summary>
+    public HttpClient Client(string? token = AdminToken)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        return client;
+    }
+
+    public PlumblineDbContext NewDbContext()
+    {
+        var scope = Services.CreateScope();
+        return scope.ServiceProvider.GetRequiredService<PlumblineDbContext>();
+    }
+
+    private static string CreatePostgresDatabase()
+    {
+        var server = Environment.GetEnvironmentVariable(PostgresVariable);
+        if (string.IsNullOrEmpty(server))
+        {
+            throw new InvalidOperationException(
+                $"{PostgresVariable} is not set: PostgreSQL tests need a server. Run ./test.sh, which installs and starts one.");
+        }
+        var name = "plumbline_test_" + Guid.NewGuid().ToString("N")[..12];
+        using (var connection = new NpgsqlConnection(server))
+        {
+            connection.Open();
+            using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            command.ExecuteNonQuery();
+        }
+        return new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing && tempFolder is not null)
+        {
+            try
+            {
+                Directory.Delete(tempFolder, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A pooled SQLite connection may still hold the file; the folder is in /tmp.
+            }
+        }
+    }
+}
+
+/// <summary>One app per provider for the whole run; tests isolate themselves with their own projects and users.</summary>
+public static class SharedApps
+{
+    private static readonly Lazy<TestApp> Sqlite = new(() => new TestApp("sqlite"));
+    private static readonly Lazy<TestApp> Postgres = new(() => new TestApp("postgres"));
+
+    public static TestApp Get(string provider) => provider == "sqlite" ? Sqlite.Value : Postgres.Value;
+
+    public static TheoryData<string> Providers => new("sqlite", "postgres");
+}
