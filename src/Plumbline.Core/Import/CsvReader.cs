@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 
 namespace Plumbline.Core.Import;
 
@@ -21,6 +20,7 @@ internal static class CsvReader
     {
         var options = builder.Options;
         var scanner = new Scanner(line);
+        using var scratch = new Scratch();
         string[]? header = null;
         while (true)
         {
@@ -59,7 +59,7 @@ internal static class CsvReader
                         break;
                     }
 
-                    var entry = BuildRow(buf, scanner, header, builder);
+                    var entry = BuildRow(buf, scanner, header, builder, scratch);
                     scanner.ConsumeRow(buf);
                     yield return entry;
                     break;
@@ -110,11 +110,19 @@ internal static class CsvReader
             names[c] = name;
         }
 
+        foreach (var reserved in (ReadOnlySpan<string>)["metadata", "gold"])
+        {
+            if (seen.Contains(reserved) && Array.Exists(names, n => n.StartsWith(reserved + ".", StringComparison.Ordinal)))
+            {
+                return $"the header has both a '{reserved}' column and '{reserved}.<key>' columns; use one or the other";
+            }
+        }
+
         header = names;
         return null;
     }
 
-    private static ImportEntry BuildRow(InputBuffer buf, Scanner scanner, string[] header, JsonRecordBuilder builder)
+    private static ImportEntry BuildRow(InputBuffer buf, Scanner scanner, string[] header, JsonRecordBuilder builder, Scratch scratch)
     {
         var options = builder.Options;
         long line = scanner.RowLine;
@@ -145,77 +153,69 @@ internal static class CsvReader
             return ImportEntry.Fail(line, $"row has {scanner.Fields.Count} columns, the header has {header.Length}");
         }
 
-        var obj = new JsonObject();
-        JsonObject? metadata = null;
-        JsonObject? gold = null;
-        for (int c = 0; c < header.Length; c++)
+        // The row becomes JSON text and takes the same road as a JSON record: one mapper, one set of rules.
+        var json = scratch.Json;
+        var writer = scratch.Writer;
+        json.ResetWrittenCount();
+        writer.Reset(json);
+        writer.WriteStartObject();
+        for (int pass = 0; pass < 3; pass++)
         {
-            var field = scanner.Fields[c];
-            var value = Decode(buf, field);
-            var name = header[c];
-            if (field.Length > options.MaxFieldBytes && Encoding.UTF8.GetByteCount(value) is var size && size > options.MaxFieldBytes)
+            // Pass 0 writes plain columns, pass 1 the "metadata." ones, pass 2 the "gold." ones.
+            string? prefix = pass switch { 1 => MetadataPrefix, 2 => GoldPrefix, _ => null };
+            bool open = false;
+            for (int c = 0; c < header.Length; c++)
             {
-                return ImportEntry.Fail(line, ImportText.FieldTooLarge(name, size, options.MaxFieldBytes));
-            }
-
-            if (name.StartsWith(MetadataPrefix, StringComparison.Ordinal))
-            {
-                // An empty cell means "no value" for metadata and gold: a gold column is often filled for some rows only.
-                if (value.Length > 0)
+                var name = header[c];
+                bool dotted = name.StartsWith(MetadataPrefix, StringComparison.Ordinal) || name.StartsWith(GoldPrefix, StringComparison.Ordinal);
+                if (prefix is null ? dotted : !name.StartsWith(prefix, StringComparison.Ordinal))
                 {
-                    (metadata ??= [])[name[MetadataPrefix.Length..]] = Cell(value);
+                    continue;
+                }
+
+                var field = scanner.Fields[c];
+                var value = Decode(buf, field);
+                if (field.Length > options.MaxFieldBytes && Encoding.UTF8.GetByteCount(value) is var size && size > options.MaxFieldBytes)
+                {
+                    return ImportEntry.Fail(line, ImportText.FieldTooLarge(name, size, options.MaxFieldBytes));
+                }
+
+                // An empty cell means "no value" for ids, metadata and gold: a gold column is often filled for some rows only.
+                if (value.Length == 0 && (prefix is not null || name is "external_id" or "id"))
+                {
+                    continue;
+                }
+
+                if (prefix is not null && !open)
+                {
+                    writer.WriteStartObject(prefix[..^1]);
+                    open = true;
+                }
+
+                writer.WritePropertyName(prefix is null ? name : name[prefix.Length..]);
+                if (name is "external_id" or "id")
+                {
+                    writer.WriteStringValue(value);
+                }
+                else
+                {
+                    WriteCell(writer, value);
                 }
             }
-            else if (name.StartsWith(GoldPrefix, StringComparison.Ordinal))
+
+            if (open)
             {
-                if (value.Length > 0)
-                {
-                    (gold ??= [])[name[GoldPrefix.Length..]] = Cell(value);
-                }
-            }
-            else if (name is "external_id" or "id")
-            {
-                if (value.Length > 0)
-                {
-                    obj[name] = value;
-                }
-            }
-            else
-            {
-                obj[name] = Cell(value);
+                writer.WriteEndObject();
             }
         }
 
-        Attach(obj, "metadata", metadata);
-        Attach(obj, "gold", gold);
-        return builder.Map(obj, row, line);
-    }
-
-    /// <summary>Adds the dotted columns as an object, merging into a JSON-object column of the same name if there is one.</summary>
-    private static void Attach(JsonObject obj, string key, JsonObject? values)
-    {
-        if (values is null)
-        {
-            return;
-        }
-
-        if (obj[key] is JsonObject existing)
-        {
-            KeyValuePair<string, JsonNode?>[] items = [.. values];
-            values.Clear();
-            foreach (var (k, v) in items)
-            {
-                existing[k] = v;
-            }
-        }
-        else if (!obj.ContainsKey(key))
-        {
-            obj[key] = values;
-        }
+        writer.WriteEndObject();
+        writer.Flush();
+        return builder.Map(json.WrittenMemory, row, line);
     }
 
     /// <summary>A cell that holds a JSON array or object stays JSON, so chat fields survive a round trip through CSV.</summary>
-    private static JsonNode? Cell(string value)
+    private static void WriteCell(Utf8JsonWriter writer, string value)
     {
         if (value.Length >= 2
             && (value[0] == '[' || value[0] == '{')
@@ -223,7 +223,9 @@ internal static class CsvReader
         {
             try
             {
-                return JsonNode.Parse(value);
+                using var doc = JsonDocument.Parse(value);
+                doc.RootElement.WriteTo(writer);
+                return;
             }
             catch (JsonException)
             {
@@ -231,7 +233,7 @@ internal static class CsvReader
             }
         }
 
-        return JsonValue.Create(value);
+        writer.WriteStringValue(value);
     }
 
     private static string Decode(InputBuffer buf, Field field)
@@ -242,6 +244,18 @@ internal static class CsvReader
 
     private static string ColumnName(string[] header, int index) =>
         index < header.Length ? header[index] : $"column {index + 1}";
+
+    /// <summary>The per-reader JSON buffer a row is written into, reused for every row.</summary>
+    private sealed class Scratch : IDisposable
+    {
+        public ArrayBufferWriter<byte> Json { get; } = new(4096);
+
+        public Utf8JsonWriter Writer { get; }
+
+        public Scratch() => Writer = new Utf8JsonWriter(Json, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+        public void Dispose() => Writer.Dispose();
+    }
 
     private enum Step
     {

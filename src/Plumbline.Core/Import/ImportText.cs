@@ -82,7 +82,7 @@ internal static class ImportText
 
     public static bool IsJsonWhitespace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n';
 
-    public static ReadOnlySpan<byte> TrimJsonWhitespace(ReadOnlySpan<byte> bytes, out int leading)
+    public static void TrimJsonWhitespace(ReadOnlySpan<byte> bytes, out int leading, out int length)
     {
         int start = 0;
         while (start < bytes.Length && IsJsonWhitespace(bytes[start]))
@@ -97,6 +97,6 @@ internal static class ImportText
         }
 
         leading = start;
-        return bytes[start..end];
+        length = end - start;
     }
 }

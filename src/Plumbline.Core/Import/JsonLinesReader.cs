@@ -73,5 +73,5 @@ internal static class JsonLinesReader
     }
 
     private static ImportEntry? Build(InputBuffer buf, JsonRecordBuilder builder, int length, long line) =>
-        builder.TryBuild(buf.Array.AsSpan(buf.Start, length), line, 0, buf.AbsoluteOffset(buf.Start));
+        builder.TryBuild(buf.Array.AsMemory(buf.Start, length), line, 0, buf.AbsoluteOffset(buf.Start));
 }

@@ -21,9 +21,11 @@ internal sealed class JsonRecordBuilder(ImportOptions options)
     /// <param name="line">1-based line where <paramref name="raw"/> starts.</param>
     /// <param name="column">0-based byte column of <paramref name="raw"/> in that line.</param>
     /// <param name="offset">Offset of <paramref name="raw"/> in the decoded input.</param>
-    public ImportEntry? TryBuild(ReadOnlySpan<byte> raw, long line, int column, long offset)
+    public ImportEntry? TryBuild(ReadOnlyMemory<byte> raw, long line, int column, long offset)
     {
-        var trimmed = ImportText.TrimJsonWhitespace(raw, out int leading);
+        ImportText.TrimJsonWhitespace(raw.Span, out int leading, out int length);
+        var memory = raw.Slice(leading, length);
+        var trimmed = memory.Span;
         if (trimmed.IsEmpty)
         {
             return null;
@@ -42,10 +44,11 @@ internal sealed class JsonRecordBuilder(ImportOptions options)
             return ImportEntry.Fail(line, ImportText.InvalidUtf8(offset + bad));
         }
 
-        JsonNode? node;
+        JsonDocument doc;
         try
         {
-            node = JsonNode.Parse(trimmed, documentOptions: DocumentOptions);
+            // Parsed in place from the read buffer, with pooled metadata: nothing of it outlives this call.
+            doc = JsonDocument.Parse(memory, DocumentOptions);
         }
         catch (JsonException ex)
         {
@@ -54,61 +57,28 @@ internal sealed class JsonRecordBuilder(ImportOptions options)
             return ImportEntry.Fail(line, $"invalid JSON at line {at}, column {col}: {ImportText.JsonReason(ex)}");
         }
 
-        if (node is not JsonObject obj)
+        using (doc)
         {
-            return ImportEntry.Fail(line, $"record is {ImportText.Kind(node)}, not a JSON object");
-        }
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return ImportEntry.Fail(line, $"record is {ImportText.Kind(root.ValueKind)}, not a JSON object");
+            }
 
-        // Unescaped strings are never longer than the raw text, so small records skip the walk.
-        if (trimmed.Length > options.MaxFieldBytes && FindLongString(obj, options.MaxFieldBytes) is { } tooLong)
-        {
-            return ImportEntry.Fail(line, ImportText.FieldTooLarge(tooLong.Path, tooLong.Bytes, options.MaxFieldBytes));
-        }
+            // Unescaped strings are never longer than the raw text, so small records skip the walk.
+            if (trimmed.Length > options.MaxFieldBytes && JsonNodes.FindLongString(root, options.MaxFieldBytes) is { } tooLong)
+            {
+                return ImportEntry.Fail(line, ImportText.FieldTooLarge(tooLong.Path.TrimStart('.'), tooLong.Bytes, options.MaxFieldBytes));
+            }
 
-        return _mapper.Map(obj, trimmed, line);
-    }
-
-    /// <summary>Maps an object built from a CSV row.</summary>
-    public ImportEntry Map(JsonObject obj, ReadOnlySpan<byte> raw, long line) => _mapper.Map(obj, raw, line);
-
-    private static (string Path, long Bytes)? FindLongString(JsonNode node, int max)
-    {
-        switch (node)
-        {
-            case JsonObject o:
-                foreach (var (_, child) in o)
-                {
-                    if (child is not null && FindLongString(child, max) is { } found)
-                    {
-                        return found;
-                    }
-                }
-
-                return null;
-            case JsonArray a:
-                foreach (var child in a)
-                {
-                    if (child is not null && FindLongString(child, max) is { } found)
-                    {
-                        return found;
-                    }
-                }
-
-                return null;
-            default:
-                if (RecordMapper.TryGetString(node, out var s) && s.Length > max / 3 && Encoding.UTF8.GetByteCount(s) is var n && n > max)
-                {
-                    return (FieldPath(node), n);
-                }
-
-                return null;
+            return _mapper.Map(root, trimmed, line);
         }
     }
 
-    /// <summary>"$.messages[2].content" → "messages[2].content".</summary>
-    private static string FieldPath(JsonNode node)
+    /// <summary>Maps a record given as JSON text built elsewhere (a CSV row), hashing <paramref name="raw"/> for its id.</summary>
+    public ImportEntry Map(ReadOnlyMemory<byte> json, ReadOnlySpan<byte> raw, long line)
     {
-        var path = node.GetPath();
-        return path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
+        using var doc = JsonDocument.Parse(json, DocumentOptions);
+        return _mapper.Map(doc.RootElement, raw, line);
     }
 }

@@ -36,7 +36,7 @@ internal static class JsonValueReader
                 case Step.Value:
                     var entry = scanner.Dropped > 0
                         ? ImportEntry.Fail(scanner.ValueLine, ImportText.RecordTooLarge(scanner.Dropped + scanner.ValueLength, max))
-                        : builder.TryBuild(buf.Array.AsSpan(buf.Start, scanner.ValueLength), scanner.ValueLine, scanner.ValueColumn, buf.AbsoluteOffset(buf.Start));
+                        : builder.TryBuild(buf.Array.AsMemory(buf.Start, scanner.ValueLength), scanner.ValueLine, scanner.ValueColumn, buf.AbsoluteOffset(buf.Start));
                     scanner.ConsumeValue(buf);
                     if (entry is { } e)
                     {

@@ -11,15 +11,12 @@ namespace Plumbline.Core.Import;
 /// </summary>
 internal sealed class RecordMapper(ImportOptions options)
 {
-    /// <summary>Maps <paramref name="obj"/>, taking ownership of its child nodes; <paramref name="raw"/> feeds the content id.</summary>
-    public ImportEntry Map(JsonObject obj, ReadOnlySpan<byte> raw, long line)
+    /// <summary>Maps the object <paramref name="root"/>; <paramref name="raw"/> feeds the content id.</summary>
+    public ImportEntry Map(JsonElement root, ReadOnlySpan<byte> raw, long line)
     {
-        // Detach the children once so they can be moved into the output objects without copying.
-        KeyValuePair<string, JsonNode?>[] props = [.. obj];
-        obj.Clear();
         try
         {
-            return new ImportEntry(Build(props, raw, line), null);
+            return new ImportEntry(Build(root, raw, line), null);
         }
         catch (RecordException ex)
         {
@@ -27,14 +24,19 @@ internal sealed class RecordMapper(ImportOptions options)
         }
     }
 
-    private ImportRecord Build(KeyValuePair<string, JsonNode?>[] props, ReadOnlySpan<byte> raw, long line)
+    private ImportRecord Build(JsonElement root, ReadOnlySpan<byte> raw, long line)
     {
+        var props = new Property[root.GetPropertyCount()];
+        int count = 0;
+        foreach (var property in root.EnumerateObject())
+        {
+            props[count++] = new Property(property.Name, property.Value);
+        }
+
         var keys = new Keys(props);
-        string externalId = ReadId(keys.Get("external_id"), "external_id")
-            ?? ReadId(keys.Get("id"), "id")
-            ?? ContentId(raw);
-        var metadataIn = ReadObject(keys.Get("metadata"), "metadata");
-        var gold = ReadObject(keys.Get("gold"), "gold");
+        string externalId = ReadId(keys, "external_id") ?? ReadId(keys, "id") ?? ContentId(raw);
+        var metadataIn = ReadObject(keys, "metadata");
+        var gold = ReadObject(keys, "gold") is { } g ? (JsonObject)JsonNodes.From(g)! : null;
 
         var shape = options.RecognizeShapes ? Recognise(keys) : RecordShape.Generic;
         var fields = new JsonObject();
@@ -44,15 +46,15 @@ internal sealed class RecordMapper(ImportOptions options)
             {
                 if (!IsReserved(key))
                 {
-                    fields[key] = value;
+                    fields[key] = JsonNodes.From(value);
                 }
             }
 
-            return new ImportRecord(line, externalId, shape, fields, metadataIn ?? new JsonObject(), gold);
+            var own = metadataIn is { } m ? (JsonObject)JsonNodes.From(m)! : new JsonObject();
+            return new ImportRecord(line, externalId, shape, fields, own, gold);
         }
 
-        var metadata = new JsonObject();
-        var extra = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+        var pair = default(PairInfo);
         Span<bool> consumed = props.Length <= 128 ? stackalloc bool[props.Length] : new bool[props.Length];
         switch (shape)
         {
@@ -65,15 +67,15 @@ internal sealed class RecordMapper(ImportOptions options)
                 keys.Consume(consumed, "conversations");
                 break;
             case RecordShape.TrlPreference:
-                MapTrlPreference(keys, fields, extra, externalId);
+                pair = MapTrlPreference(keys, fields, externalId);
                 keys.Consume(consumed, "prompt", "chosen", "rejected");
                 break;
             case RecordShape.AnthropicHh:
-                MapHh(keys, fields, extra, externalId);
+                pair = MapHh(keys, fields, externalId);
                 keys.Consume(consumed, "chosen", "rejected");
                 break;
             case RecordShape.TrlPromptCompletion:
-                fields["prompt"] = ChatTurn.ToJson(CollectionsMarshalAsSpan(ReadPrompt(keys.Get("prompt"))));
+                fields["prompt"] = ChatTurn.ToJson(AsSpan(ReadPrompt(keys.Get("prompt"))));
                 fields["response"] = ReadAnswer(keys.Get("completion"), "completion");
                 keys.Consume(consumed, "prompt", "completion");
                 break;
@@ -84,28 +86,33 @@ internal sealed class RecordMapper(ImportOptions options)
         }
 
         // Unknown top-level keys are kept, not lost: they go to metadata, and the record's own metadata wins on a clash.
+        var metadata = new JsonObject();
         for (int i = 0; i < props.Length; i++)
         {
-            if (!consumed[i] && !IsReserved(props[i].Key))
+            if (!consumed[i] && !IsReserved(props[i].Name))
             {
-                metadata[props[i].Key] = props[i].Value;
+                metadata[props[i].Name] = JsonNodes.From(props[i].Value);
             }
         }
 
-        if (metadataIn is not null)
+        if (metadataIn is { } own2)
         {
-            KeyValuePair<string, JsonNode?>[] own = [.. metadataIn];
-            metadataIn.Clear();
-            foreach (var (key, value) in own)
+            foreach (var property in own2.EnumerateObject())
             {
-                metadata[key] = value;
+                metadata[property.Name] = JsonNodes.From(property.Value);
             }
         }
 
         metadata["source_format"] = shape.SourceFormatName();
-        foreach (var (key, value) in extra)
+        if (pair.Preferred is not null)
         {
-            metadata[key] = value;
+            metadata["preferred"] = pair.Preferred;
+        }
+
+        if (pair.Mismatch)
+        {
+            // Some published pairs diverge before the last answer; the prompt keeps the common part, and we say so.
+            metadata["transcript_mismatch"] = true;
         }
 
         return new ImportRecord(line, externalId, shape, fields, metadata, gold);
@@ -113,12 +120,12 @@ internal sealed class RecordMapper(ImportOptions options)
 
     private static RecordShape Recognise(Keys keys)
     {
-        if (keys.Get("messages") is JsonArray)
+        if (keys.Get("messages").ValueKind == JsonValueKind.Array)
         {
             return RecordShape.OpenAiChat;
         }
 
-        if (keys.Get("conversations") is JsonArray)
+        if (keys.Get("conversations").ValueKind == JsonValueKind.Array)
         {
             return RecordShape.ShareGpt;
         }
@@ -136,7 +143,7 @@ internal sealed class RecordMapper(ImportOptions options)
                 return RecordShape.AnthropicHh;
             }
 
-            if (chosen is JsonArray && keys.Get("rejected") is JsonArray)
+            if (chosen.ValueKind == JsonValueKind.Array && keys.Get("rejected").ValueKind == JsonValueKind.Array)
             {
                 return RecordShape.TrlPreference; // conversational form with an implicit prompt
             }
@@ -157,7 +164,7 @@ internal sealed class RecordMapper(ImportOptions options)
 
     private static void MapChat(JsonObject fields, List<ChatTurn> turns)
     {
-        var all = CollectionsMarshalAsSpan(turns);
+        var all = AsSpan(turns);
         if (all[^1].Role == ChatTurn.Assistant)
         {
             fields["prompt"] = ChatTurn.ToJson(all[..^1]);
@@ -171,48 +178,46 @@ internal sealed class RecordMapper(ImportOptions options)
         fields["conversation"] = ChatTurn.ToJson(all);
     }
 
-    private static void MapTrlPreference(Keys keys, JsonObject fields, Dictionary<string, JsonNode?> extra, string externalId)
+    private static PairInfo MapTrlPreference(Keys keys, JsonObject fields, string externalId)
     {
         if (keys.Has("prompt"))
         {
             var prompt = ReadPrompt(keys.Get("prompt"));
-            fields["prompt"] = ChatTurn.ToJson(CollectionsMarshalAsSpan(prompt));
-            AddCandidates(fields, extra, externalId, ReadAnswer(keys.Get("chosen"), "chosen"), ReadAnswer(keys.Get("rejected"), "rejected"));
-            return;
+            fields["prompt"] = ChatTurn.ToJson(AsSpan(prompt));
+            return AddCandidates(fields, externalId, ReadAnswer(keys.Get("chosen"), "chosen"), ReadAnswer(keys.Get("rejected"), "rejected"));
         }
 
         var chosen = ReadMessages(keys.Get("chosen"), "chosen", shareGpt: false);
         var rejected = ReadMessages(keys.Get("rejected"), "rejected", shareGpt: false);
-        MapPair(fields, extra, externalId, chosen, rejected, "chosen", "rejected", withConversation: false);
+        return MapPair(fields, externalId, chosen, rejected, withConversation: false);
     }
 
-    private static void MapHh(Keys keys, JsonObject fields, Dictionary<string, JsonNode?> extra, string externalId)
+    private static PairInfo MapHh(Keys keys, JsonObject fields, string externalId)
     {
-        var chosen = ChatTurn.ParseTranscript(keys.GetString("chosen"))!;
-        var rejectedText = TryGetString(keys.Get("rejected"), out var r) ? r
-            : throw new RecordException($"'rejected' is {ImportText.Kind(keys.Get("rejected"))}, not a string like 'chosen'");
+        var chosen = ChatTurn.ParseTranscript(keys.Get("chosen").GetString()!)!;
+        var rejectedElement = keys.Get("rejected");
+        var rejectedText = TryGetString(rejectedElement, out var r) ? r
+            : throw new RecordException($"'rejected' is {ImportText.Kind(rejectedElement.ValueKind)}, not a string like 'chosen'");
         var rejected = ChatTurn.ParseTranscript(rejectedText)
             ?? throw new RecordException("'rejected' is not a \"Human: … Assistant: …\" transcript like 'chosen'");
-        MapPair(fields, extra, externalId, chosen, rejected, "chosen", "rejected", withConversation: true);
+        return MapPair(fields, externalId, chosen, rejected, withConversation: true);
     }
 
     /// <summary>
     /// Two full chats that end in different answers: the shared turns are the prompt, the final answers the candidates.
     /// </summary>
-    private static void MapPair(
-        JsonObject fields, Dictionary<string, JsonNode?> extra, string externalId,
-        List<ChatTurn> chosen, List<ChatTurn> rejected, string chosenKey, string rejectedKey, bool withConversation)
+    private static PairInfo MapPair(JsonObject fields, string externalId, List<ChatTurn> chosen, List<ChatTurn> rejected, bool withConversation)
     {
-        var c = CollectionsMarshalAsSpan(chosen);
-        var r = CollectionsMarshalAsSpan(rejected);
+        var c = AsSpan(chosen);
+        var r = AsSpan(rejected);
         if (c[^1].Role != ChatTurn.Assistant)
         {
-            throw new RecordException($"'{chosenKey}' does not end with an assistant turn");
+            throw new RecordException("'chosen' does not end with an assistant turn");
         }
 
         if (r[^1].Role != ChatTurn.Assistant)
         {
-            throw new RecordException($"'{rejectedKey}' does not end with an assistant turn");
+            throw new RecordException("'rejected' does not end with an assistant turn");
         }
 
         var cPrefix = c[..^1];
@@ -225,21 +230,17 @@ internal sealed class RecordMapper(ImportOptions options)
             fields["conversation"] = ChatTurn.ToJson(prompt);
         }
 
-        AddCandidates(fields, extra, externalId, c[^1].Content, r[^1].Content);
-        if (shared != cPrefix.Length || shared != rPrefix.Length)
-        {
-            // Some published pairs diverge before the last answer; keep the common part but say so.
-            extra["transcript_mismatch"] = true;
-        }
+        var info = AddCandidates(fields, externalId, c[^1].Content, r[^1].Content);
+        return info with { Mismatch = shared != cPrefix.Length || shared != rPrefix.Length };
     }
 
-    private static void AddCandidates(JsonObject fields, Dictionary<string, JsonNode?> extra, string externalId, string chosen, string rejected)
+    private static PairInfo AddCandidates(JsonObject fields, string externalId, string chosen, string rejected)
     {
         bool chosenFirst = ChosenFirst(externalId);
         fields["candidates"] = new JsonArray(
             Candidate("a", chosenFirst ? chosen : rejected),
             Candidate("b", chosenFirst ? rejected : chosen));
-        extra["preferred"] = chosenFirst ? "a" : "b";
+        return new PairInfo(chosenFirst ? "a" : "b", false);
     }
 
     private static JsonObject Candidate(string id, string content) => new() { ["id"] = id, ["model"] = null, ["content"] = content };
@@ -268,40 +269,40 @@ internal sealed class RecordMapper(ImportOptions options)
     private static void MapAlpaca(Keys keys, JsonObject fields)
     {
         string instruction = RequireString(keys.Get("instruction"), "instruction");
-        var inputNode = keys.Get("input");
-        string input = inputNode is null ? "" : RequireString(inputNode, "input");
+        var inputElement = keys.Get("input");
+        string input = inputElement.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? "" : RequireString(inputElement, "input");
         string output = RequireString(keys.Get("output"), "output");
         string content = input.Length == 0 ? instruction : instruction + "\n\n" + input;
         fields["prompt"] = ChatTurn.ToJson([new ChatTurn(ChatTurn.User, content)]);
         fields["response"] = output;
     }
 
-    private static List<ChatTurn> ReadPrompt(JsonNode? node)
+    private static List<ChatTurn> ReadPrompt(JsonElement element)
     {
-        if (TryGetString(node, out var text))
+        if (TryGetString(element, out var text))
         {
             return [new ChatTurn(ChatTurn.User, text)];
         }
 
-        if (node is JsonArray)
+        if (element.ValueKind == JsonValueKind.Array)
         {
-            return ReadMessages(node, "prompt", shareGpt: false);
+            return ReadMessages(element, "prompt", shareGpt: false);
         }
 
-        throw new RecordException($"'prompt' is {ImportText.Kind(node)}; expected a string or a list of messages");
+        throw new RecordException($"'prompt' is {ImportText.Kind(element.ValueKind)}; expected a string or a list of messages");
     }
 
     /// <summary>An answer given as a string, or conversationally as a list holding one assistant message.</summary>
-    private static string ReadAnswer(JsonNode? node, string key)
+    private static string ReadAnswer(JsonElement element, string key)
     {
-        if (TryGetString(node, out var text))
+        if (TryGetString(element, out var text))
         {
             return text;
         }
 
-        if (node is JsonArray)
+        if (element.ValueKind == JsonValueKind.Array)
         {
-            var turns = ReadMessages(node, key, shareGpt: false);
+            var turns = ReadMessages(element, key, shareGpt: false);
             if (turns.Count != 1 || turns[0].Role != ChatTurn.Assistant)
             {
                 throw new RecordException($"'{key}' has {turns.Count} message(s); expected one assistant message");
@@ -310,114 +311,116 @@ internal sealed class RecordMapper(ImportOptions options)
             return turns[0].Content;
         }
 
-        throw new RecordException($"'{key}' is {ImportText.Kind(node)}; expected a string or a list with one assistant message");
+        throw new RecordException($"'{key}' is {ImportText.Kind(element.ValueKind)}; expected a string or a list with one assistant message");
     }
 
-    private static List<ChatTurn> ReadMessages(JsonNode? node, string key, bool shareGpt)
+    private static List<ChatTurn> ReadMessages(JsonElement element, string key, bool shareGpt)
     {
-        if (node is not JsonArray array)
+        if (element.ValueKind != JsonValueKind.Array)
         {
-            throw new RecordException($"'{key}' is {ImportText.Kind(node)}; expected a list of messages");
+            throw new RecordException($"'{key}' is {ImportText.Kind(element.ValueKind)}; expected a list of messages");
         }
 
-        if (array.Count == 0)
+        int length = element.GetArrayLength();
+        if (length == 0)
         {
             throw new RecordException($"'{key}' is an empty list");
         }
 
         string roleKey = shareGpt ? "from" : "role";
         string contentKey = shareGpt ? "value" : "content";
-        var turns = new List<ChatTurn>(array.Count);
-        for (int i = 0; i < array.Count; i++)
+        var turns = new List<ChatTurn>(length);
+        int i = 0;
+        foreach (var message in element.EnumerateArray())
         {
-            if (array[i] is not JsonObject message)
+            if (message.ValueKind != JsonValueKind.Object)
             {
-                throw new RecordException($"{key}[{i}] is {ImportText.Kind(array[i])}; expected an object with '{roleKey}' and '{contentKey}'");
+                throw new RecordException($"{key}[{i}] is {ImportText.Kind(message.ValueKind)}; expected an object with '{roleKey}' and '{contentKey}'");
             }
 
-            if (!message.TryGetPropertyValue(roleKey, out var roleNode) || roleNode is null)
+            if (!message.TryGetProperty(roleKey, out var roleElement) || roleElement.ValueKind == JsonValueKind.Null)
             {
                 throw new RecordException($"{key}[{i}] has no '{roleKey}'");
             }
 
-            if (!TryGetString(roleNode, out var rawRole))
+            if (roleElement.ValueKind != JsonValueKind.String)
             {
-                throw new RecordException($"{key}[{i}].{roleKey} is {ImportText.Kind(roleNode)}, not a string");
+                throw new RecordException($"{key}[{i}].{roleKey} is {ImportText.Kind(roleElement.ValueKind)}, not a string");
             }
 
-            string? role = shareGpt ? ShareGptRole(rawRole) : ChatRole(rawRole);
+            string? role = shareGpt ? ShareGptRole(roleElement) : ChatRole(roleElement);
             if (role is null)
             {
                 string allowed = shareGpt ? "human, gpt, system" : "system, user, assistant";
-                throw new RecordException($"{key}[{i}].{roleKey} '{Clip(rawRole)}' is not one of {allowed}");
+                throw new RecordException($"{key}[{i}].{roleKey} '{Clip(roleElement.GetString()!)}' is not one of {allowed}");
             }
 
-            if (!message.TryGetPropertyValue(contentKey, out var contentNode))
+            if (!message.TryGetProperty(contentKey, out var contentElement))
             {
                 throw new RecordException($"{key}[{i}] has no '{contentKey}'");
             }
 
-            if (!TryGetString(contentNode, out var content))
+            if (!TryGetString(contentElement, out var content))
             {
-                throw new RecordException($"{key}[{i}].{contentKey} is {ImportText.Kind(contentNode)}, not a string");
+                throw new RecordException($"{key}[{i}].{contentKey} is {ImportText.Kind(contentElement.ValueKind)}, not a string");
             }
 
             turns.Add(new ChatTurn(role, content));
+            i++;
         }
 
         return turns;
     }
 
-    private static string? ChatRole(string role) => role switch
-    {
-        ChatTurn.System => ChatTurn.System,
-        ChatTurn.User => ChatTurn.User,
-        ChatTurn.Assistant => ChatTurn.Assistant,
-        _ => null,
-    };
+    // Compared as UTF-8 in place: the role names are interned constants, never allocated per message.
+    private static string? ChatRole(JsonElement role) =>
+        role.ValueEquals("user"u8) ? ChatTurn.User
+        : role.ValueEquals("assistant"u8) ? ChatTurn.Assistant
+        : role.ValueEquals("system"u8) ? ChatTurn.System
+        : null;
 
-    private static string? ShareGptRole(string role) => role switch
-    {
-        "human" or "user" => ChatTurn.User,
-        "gpt" or "assistant" => ChatTurn.Assistant,
-        "system" => ChatTurn.System,
-        _ => null,
-    };
+    private static string? ShareGptRole(JsonElement role) =>
+        role.ValueEquals("human"u8) || role.ValueEquals("user"u8) ? ChatTurn.User
+        : role.ValueEquals("gpt"u8) || role.ValueEquals("assistant"u8) ? ChatTurn.Assistant
+        : role.ValueEquals("system"u8) ? ChatTurn.System
+        : null;
 
-    private static string? ReadId(JsonNode? node, string key)
+    private static string? ReadId(Keys keys, string key)
     {
-        if (node is null)
+        var element = keys.Get(key);
+        switch (element.ValueKind)
         {
-            return null;
-        }
-
-        switch (node.GetValueKind())
-        {
+            case JsonValueKind.Undefined or JsonValueKind.Null:
+                return null;
             case JsonValueKind.String:
-                var id = node.GetValue<string>();
+                var id = element.GetString()!;
                 return id.Length > 0 ? id : throw new RecordException($"'{key}' is an empty string");
             case JsonValueKind.Number:
-                return node.ToJsonString();
+                return element.GetRawText();
             default:
-                throw new RecordException($"'{key}' is {ImportText.Kind(node)}; expected a string or a number");
+                throw new RecordException($"'{key}' is {ImportText.Kind(element.ValueKind)}; expected a string or a number");
         }
     }
 
-    private static JsonObject? ReadObject(JsonNode? node, string key) => node switch
+    private static JsonElement? ReadObject(Keys keys, string key)
     {
-        null => null,
-        JsonObject o => o,
-        _ => throw new RecordException($"'{key}' is {ImportText.Kind(node)}; expected an object"),
-    };
-
-    private static string RequireString(JsonNode? node, string key) =>
-        TryGetString(node, out var s) ? s : throw new RecordException($"'{key}' is {ImportText.Kind(node)}, not a string");
-
-    internal static bool TryGetString(JsonNode? node, out string value)
-    {
-        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.String)
+        var element = keys.Get(key);
+        return element.ValueKind switch
         {
-            value = v.GetValue<string>();
+            JsonValueKind.Undefined or JsonValueKind.Null => null,
+            JsonValueKind.Object => element,
+            _ => throw new RecordException($"'{key}' is {ImportText.Kind(element.ValueKind)}; expected an object"),
+        };
+    }
+
+    private static string RequireString(JsonElement element, string key) =>
+        TryGetString(element, out var s) ? s : throw new RecordException($"'{key}' is {ImportText.Kind(element.ValueKind)}, not a string");
+
+    private static bool TryGetString(JsonElement element, out string value)
+    {
+        if (element.ValueKind == JsonValueKind.String)
+        {
+            value = element.GetString()!;
             return true;
         }
 
@@ -429,21 +432,25 @@ internal sealed class RecordMapper(ImportOptions options)
 
     private static bool IsReserved(string key) => key is "external_id" or "id" or "metadata" or "gold";
 
-    private static ReadOnlySpan<ChatTurn> CollectionsMarshalAsSpan(List<ChatTurn> list) =>
+    private static ReadOnlySpan<ChatTurn> AsSpan(List<ChatTurn> list) =>
         System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list);
 
+    private readonly record struct Property(string Name, JsonElement Value);
+
+    /// <summary>What a preference mapping adds to metadata.</summary>
+    private readonly record struct PairInfo(string? Preferred, bool Mismatch);
+
     /// <summary>Lookup of the few top-level keys by name; records are small, so a linear scan beats hashing.</summary>
-    private readonly struct Keys(KeyValuePair<string, JsonNode?>[] props)
+    private readonly struct Keys(Property[] props)
     {
         public bool Has(string key) => IndexOf(key) >= 0;
 
-        public JsonNode? Get(string key)
+        /// <summary>The value, or an element of kind Undefined when the key is absent.</summary>
+        public JsonElement Get(string key)
         {
             int i = IndexOf(key);
-            return i >= 0 ? props[i].Value : null;
+            return i >= 0 ? props[i].Value : default;
         }
-
-        public string GetString(string key) => TryGetString(Get(key), out var s) ? s : "";
 
         public void Consume(Span<bool> consumed, params ReadOnlySpan<string> keys)
         {
@@ -461,7 +468,7 @@ internal sealed class RecordMapper(ImportOptions options)
         {
             for (int i = 0; i < props.Length; i++)
             {
-                if (string.Equals(props[i].Key, key, StringComparison.Ordinal))
+                if (string.Equals(props[i].Name, key, StringComparison.Ordinal))
                 {
                     return i;
                 }

@@ -101,6 +101,7 @@ public class ImportReaderCsvTests
     [InlineData("a,,b\n1,2,3\n", "header column 2 has no name")]
     [InlineData("a,b,a\n1,2,3\n", "header column 3 'a' appears twice")]
     [InlineData("\n\n", "the CSV file has no header row")]
+    [InlineData("text,metadata,metadata.x\n1,{},2\n", "the header has both a 'metadata' column and 'metadata.<key>' columns; use one or the other")]
     public async Task ReadAsync_BadHeader_IsFatal(string text, string message)
     {
         var entries = await ReadAsync(text, ImportFormat.Csv);

@@ -50,7 +50,7 @@ public class ImportReaderJsonlTests
     [InlineData("""{"chosen":"\n\nHuman: hi\n\nAssistant: a","rejected":"plain text"}""", "'rejected' is not a \"Human: … Assistant: …\" transcript like 'chosen'")]
     [InlineData("""{"chosen":"\n\nHuman: hi\n\nAssistant: a\n\nHuman: more","rejected":"\n\nHuman: hi\n\nAssistant: b"}""", "'chosen' does not end with an assistant turn")]
     [InlineData("""[1,2]""", "record is an array, not a JSON object")]
-    [InlineData("""{"a":1,"a":2}""", "invalid JSON at line 1, column")]
+    [InlineData("""{"a":1,"a":2}""", "invalid JSON at line 1, column 1: Duplicate property 'a'")]
     [InlineData("""{"a":1,}""", "invalid JSON at line 1, column 8:")]
     public async Task ReadAsync_InvalidRecord_ReportsWhatAndWhere(string line, string expected)
     {
