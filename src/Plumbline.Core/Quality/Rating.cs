@@ -90,16 +90,18 @@ internal sealed class Categories
 
     public static Categories From(ReadOnlySpan<Rating> ratings)
     {
-        var values = new double[ratings.Length];
-        var n = 0;
+        // Hash the distinct values and sort only those: answers are many, distinct values few (a scale or a label set).
+        var seen = new HashSet<double>();
         foreach (ref readonly var r in ratings)
         {
             if (!double.IsNaN(r.Value))
             {
-                values[n++] = r.Value;
+                seen.Add(r.Value);
             }
         }
-        var distinct = Distinct(values.AsSpan(0, n));
+        var distinct = new double[seen.Count];
+        seen.CopyTo(distinct);
+        Array.Sort(distinct);
         var of = new int[ratings.Length];
         for (var i = 0; i < ratings.Length; i++)
         {

@@ -243,6 +243,7 @@ public static class TruthInference
         var alpha = new double[data.Raters];
         alpha.AsSpan().Fill(1);
         var logBeta = new double[data.Items];
+        var beta = new double[data.Items];
         var gradient = new double[Math.Max(data.Raters, data.Items)];
         var curvature = new double[gradient.Length];
         var logOthers = Math.Log(k - 1);
@@ -257,14 +258,18 @@ public static class TruthInference
                 // Abilities: the expected log-likelihood is a logistic regression in α_j, concave, so Newton is safe.
                 Array.Clear(gradient);
                 Array.Clear(curvature);
+                for (var i = 0; i < data.Items; i++)
+                {
+                    beta[i] = Math.Exp(logBeta[i]);
+                }
                 for (var a = 0; a < data.Count; a++)
                 {
-                    var beta = Math.Exp(logBeta[data.Item[a]]);
+                    var b = beta[data.Item[a]];
                     var j = data.Rater[a];
-                    var s = Sigmoid(alpha[j] * beta);
+                    var s = Sigmoid(alpha[j] * b);
                     var correct = posteriors[(data.Item[a] * k) + data.Label[a]];
-                    gradient[j] += (correct - s) * beta;
-                    curvature[j] += s * (1 - s) * beta * beta;
+                    gradient[j] += (correct - s) * b;
+                    curvature[j] += s * (1 - s) * b * b;
                 }
                 for (var j = 0; j < data.Raters; j++)
                 {
@@ -277,8 +282,7 @@ public static class TruthInference
                 for (var a = 0; a < data.Count; a++)
                 {
                     var i = data.Item[a];
-                    var beta = Math.Exp(logBeta[i]);
-                    var ab = alpha[data.Rater[a]] * beta;
+                    var ab = alpha[data.Rater[a]] * beta[i];
                     var s = Sigmoid(ab);
                     var correct = posteriors[(i * k) + data.Label[a]];
                     gradient[i] += (correct - s) * ab;
@@ -302,10 +306,10 @@ public static class TruthInference
             {
                 // Uniform class prior, as in GLAD: a learnt prior lets hard items (small β) drift to the majority class.
                 row.Clear();
-                var beta = Math.Exp(logBeta[item]);
+                var itemBeta = Math.Exp(logBeta[item]);
                 for (var a = data.Start[item]; a < data.Start[item + 1]; a++)
                 {
-                    var x = alpha[data.Rater[a]] * beta;
+                    var x = alpha[data.Rater[a]] * itemBeta;
                     var right = LogSigmoid(x);
                     var wrong = LogSigmoid(-x) - logOthers;
                     for (var t = 0; t < k; t++)
