@@ -92,6 +92,13 @@ public static class Agreement
             }
         }
 
+        return FromCoincidence(coincidence, categories.Values, level);
+    }
+
+    /// <summary>Alpha from a coincidence matrix over the sorted distinct values: 1 − (n − 1)·Σ o·δ / Σ n_c·n_k·δ.</summary>
+    private static double FromCoincidence(double[] coincidence, double[] values, MeasurementLevel level)
+    {
+        var v = values.Length;
         var marginal = new double[v];
         double total = 0;
         for (var c = 0; c < v; c++)
@@ -112,7 +119,7 @@ public static class Agreement
         {
             for (var k = c + 1; k < v; k++)
             {
-                var delta = Distance(level, categories.Values, marginal, c, k);
+                var delta = Distance(level, values, marginal, c, k);
                 observed += coincidence[(c * v) + k] * delta;
                 expected += marginal[c] * marginal[k] * delta;
             }
@@ -628,6 +635,102 @@ public static class Agreement
     }
 
     /// <summary>
+    /// Agreement on span answers: nominal alpha over text positions, each position a unit whose value is the
+    /// label of the span covering it or "none". Stretches where no rater's answer changes are one unit weighted
+    /// by their length, so the cost follows the number of span boundaries, not the text length. Where one
+    /// rater's spans overlap, the later span in their list wins the shared positions.
+    /// </summary>
+    /// <param name="answers">One entry per (item, rater) answer; a rater who marked nothing still answers "none" everywhere.</param>
+    /// <param name="labelCount">The number of span labels.</param>
+    public static double SpanAlpha(ReadOnlySpan<SpanAnswer> answers, int labelCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(labelCount);
+        var v = labelCount + 1; // value 0 = no span, value l + 1 = label l
+        var coincidence = new double[v * v];
+        var byItem = new Dictionary<int, List<int>>();
+        for (var a = 0; a < answers.Length; a++)
+        {
+            if (!byItem.TryGetValue(answers[a].Item, out var list))
+            {
+                byItem[answers[a].Item] = list = [];
+            }
+            list.Add(a);
+        }
+        var boundaries = new List<int>();
+        var counts = new int[v];
+        foreach (var list in byItem.Values)
+        {
+            var m = list.Count;
+            if (m < 2)
+            {
+                continue;
+            }
+            var length = answers[list[0]].TextLength;
+            boundaries.Clear();
+            boundaries.Add(0);
+            boundaries.Add(length);
+            foreach (var a in list)
+            {
+                if (answers[a].TextLength != length)
+                {
+                    throw new ArgumentException($"Answers to item {answers[a].Item} disagree on its text length.", nameof(answers));
+                }
+                foreach (var span in answers[a].Spans)
+                {
+                    if (span.Start < 0 || span.End > length || span.Start > span.End || (uint)span.Label >= (uint)labelCount)
+                    {
+                        throw new ArgumentException($"Span [{span.Start}, {span.End}) label {span.Label} of item {answers[a].Item} is outside the text or the labels.", nameof(answers));
+                    }
+                    boundaries.Add(span.Start);
+                    boundaries.Add(span.End);
+                }
+            }
+            boundaries.Sort();
+            var cuts = boundaries.Distinct().ToArray();
+            var segments = cuts.Length - 1;
+            var values = new int[m * segments];
+            for (var r = 0; r < m; r++)
+            {
+                foreach (var span in answers[list[r]].Spans)
+                {
+                    var from = Array.BinarySearch(cuts, span.Start);
+                    var to = Array.BinarySearch(cuts, span.End);
+                    values.AsSpan((r * segments) + from, to - from).Fill(span.Label + 1);
+                }
+            }
+            var weight = 1.0 / (m - 1);
+            for (var g = 0; g < segments; g++)
+            {
+                Array.Clear(counts);
+                for (var r = 0; r < m; r++)
+                {
+                    counts[values[(r * segments) + g]]++;
+                }
+                // A segment of w positions is w identical units: its pairs count w times.
+                var unit = weight * (cuts[g + 1] - cuts[g]);
+                for (var c = 0; c < v; c++)
+                {
+                    if (counts[c] == 0)
+                    {
+                        continue;
+                    }
+                    for (var k = 0; k < v; k++)
+                    {
+                        var pairs = c == k ? counts[c] * (counts[c] - 1.0) : (double)counts[c] * counts[k];
+                        coincidence[(c * v) + k] += pairs * unit;
+                    }
+                }
+            }
+        }
+        var labels = new double[v];
+        for (var c = 0; c < v; c++)
+        {
+            labels[c] = c;
+        }
+        return FromCoincidence(coincidence, labels, MeasurementLevel.Nominal);
+    }
+
+    /// <summary>
     /// Agreement on multi-label answers: nominal alpha of each label's yes/no decision, averaged over the
     /// labels for which alpha is defined (the label was chosen by someone and left out by someone).
     /// </summary>
@@ -667,6 +770,19 @@ public static class Agreement
         }
     }
 }
+
+/// <summary>One rater's span answer to one item: the labelled ranges they marked (possibly none) over a text.</summary>
+/// <param name="Item">Zero-based item index.</param>
+/// <param name="Rater">Zero-based rater index.</param>
+/// <param name="TextLength">Length of the item's text, in the same units as the span offsets.</param>
+/// <param name="Spans">Half-open ranges [Start, End) with a label index 0..labelCount-1.</param>
+public readonly record struct SpanAnswer(int Item, int Rater, int TextLength, LabelledSpan[] Spans);
+
+/// <summary>A labelled half-open range [Start, End) of a text.</summary>
+/// <param name="Start">First position.</param>
+/// <param name="End">Position after the last.</param>
+/// <param name="Label">Label index.</param>
+public readonly record struct LabelledSpan(int Start, int End, int Label);
 
 /// <summary>One rater's multi-label answer to one item: the indices of the labels chosen (possibly none).</summary>
 /// <param name="Item">Zero-based item index.</param>

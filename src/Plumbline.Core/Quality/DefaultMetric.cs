@@ -17,6 +17,9 @@ public enum AgreementMetric
 
     /// <summary><see cref="TextSimilarity.MeanPairwiseEditSimilarity"/>.</summary>
     MeanEditSimilarity,
+
+    /// <summary><see cref="Agreement.SpanAlpha"/>: nominal alpha over text positions.</summary>
+    SpanPositionAlpha,
 }
 
 /// <summary>Which agreement metric a question type reports by default.</summary>
@@ -37,14 +40,15 @@ public static class DefaultMetric
     /// <item><c>multi_label</c> → mean per-label nominal alpha: each label is a separate checkbox, a yes/no decision with its own prevalence.</item>
     /// <item><c>ranking</c> → mean Kendall's W: each item's candidates are ranked by several raters, which is what W measures (with ties).</item>
     /// <item><c>text</c> → mean pairwise edit similarity: free text has no categories to count matches on.</item>
-    /// <item><c>span</c> → nominal alpha over character positions (each position a unit whose value is its span label or "none"),
-    /// the position-level reading of Krippendorff's unitizing alpha.</item>
+    /// <item><c>span</c> → nominal alpha over text positions (each position a unit whose value is its span label or "none"),
+    /// a position-level reading of Krippendorff's unitizing alpha that credits partial overlaps.</item>
     /// </list>
     /// </summary>
     /// <exception cref="ArgumentException">For an unknown question type.</exception>
     public static AgreementMetric For(string questionType) => questionType switch
     {
-        "label" or "preference" or "span" => AgreementMetric.KrippendorffNominal,
+        "label" or "preference" => AgreementMetric.KrippendorffNominal,
+        "span" => AgreementMetric.SpanPositionAlpha,
         "rating" => AgreementMetric.KrippendorffOrdinal,
         "multi_label" => AgreementMetric.MeanPerLabelNominalAlpha,
         "ranking" => AgreementMetric.MeanKendallW,

@@ -7,7 +7,7 @@ public class DefaultMetricTests
     [Theory]
     [InlineData("label", AgreementMetric.KrippendorffNominal)]
     [InlineData("preference", AgreementMetric.KrippendorffNominal)]
-    [InlineData("span", AgreementMetric.KrippendorffNominal)]
+    [InlineData("span", AgreementMetric.SpanPositionAlpha)]
     [InlineData("rating", AgreementMetric.KrippendorffOrdinal)]
     [InlineData("multi_label", AgreementMetric.MeanPerLabelNominalAlpha)]
     [InlineData("ranking", AgreementMetric.MeanKendallW)]
