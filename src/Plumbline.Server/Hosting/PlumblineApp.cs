@@ -69,7 +69,11 @@ public static class PlumblineApp
             .AddPolicy(Policies.Admin, p => p.RequireAuthenticatedUser().RequireClaim(CurrentUser.AdminClaim, "true"));
 
         var app = builder.Build();
-        app.UseExceptionHandler();
+        // Bad requests that the framework detects (a missing antiforgery token, an unreadable body) keep their 4xx.
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+        });
         app.UseStatusCodePages();
         // Served from beside the binaries, so `plumbline serve` works from any folder and in any environment.
         app.UseStaticFiles(new StaticFileOptions

@@ -42,7 +42,7 @@ public static class ImportEndpoints
             return report.Committed ? Results.Ok(report) : Results.UnprocessableEntity(report);
         }).RequireAuthorization().WithTags("Import").WithName("ImportItems")
           .WithSummary("Import items from JSONL, a JSON array or CSV (the body, or a form file); all or nothing, idempotent by external_id")
-          .Accepts<Stream>("application/x-ndjson", "application/json", "text/csv", "application/octet-stream", "multipart/form-data")
+          .WithDescription("The body is the file itself, of any content type (or a multipart form with one file); format=auto recognises JSONL, JSON arrays, CSV and gzip.")
           .Produces<ImportReport>().Produces<ImportReport>(StatusCodes.Status422UnprocessableEntity);
         return app;
     }
