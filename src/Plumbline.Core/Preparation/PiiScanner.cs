@@ -98,6 +98,12 @@ public static class PiiScanner
 
             if (enabled.Contains(PiiType.IpAddress))
             {
+                // IPv6 first: an IPv4-mapped address ("::ffff:192.0.2.1") contains an IPv4 one.
+                if (s.Contains(':'))
+                {
+                    FindIpv6(s, into);
+                }
+
                 FindIpv4(s, into);
             }
 
@@ -107,7 +113,7 @@ public static class PiiScanner
             }
         }
 
-        if (enabled.Contains(PiiType.IpAddress) && s.Contains(':'))
+        if (!hasDigits && enabled.Contains(PiiType.IpAddress) && s.Contains(':'))
         {
             FindIpv6(s, into);
         }
@@ -235,7 +241,10 @@ public static class PiiScanner
             }
 
             labels++;
-            lastDot = i;
+            if (i < domain.Length)
+            {
+                lastDot = i;
+            }
         }
 
         var tld = domain[(lastDot + 1)..];
@@ -334,7 +343,7 @@ public static class PiiScanner
                 continue;
             }
 
-            if (HasCardPrefix(digits[..n]) && Luhn(digits[..n]))
+            if (HasCardPrefixAndLength(digits[..n]) && Luhn(digits[..n]))
             {
                 into.Add(new PiiMatch(PiiType.CreditCard, i, j - i));
                 i = j;
@@ -366,21 +375,23 @@ public static class PiiScanner
         return groups[^1] is >= 1 and <= 4 && digits >= 13;
     }
 
-    private static bool HasCardPrefix(ReadOnlySpan<byte> d)
+    // Issuer prefixes and lengths (ISO/IEC 7812 IIN ranges as published by the networks).
+    private static bool HasCardPrefixAndLength(ReadOnlySpan<byte> d)
     {
+        var n = d.Length;
         var two = d[0] * 10 + d[1];
         var four = two * 100 + d[2] * 10 + d[3];
-        return d[0] == 4 // Visa
-            || two is >= 51 and <= 55 || four is >= 2221 and <= 2720 // Mastercard
-            || two is 34 or 37 // American Express
-            || four == 6011 || two == 65 || four / 10 is >= 644 and <= 649 // Discover
-            || two == 35 // JCB
-            || two is 36 or 38 || four / 10 is >= 300 and <= 305 // Diners Club
-            || two == 62; // UnionPay
+        return (d[0] == 4 && n is 13 or 16 or 19) // Visa
+            || ((two is >= 51 and <= 55 || four is >= 2221 and <= 2720) && n == 16) // Mastercard
+            || (two is 34 or 37 && n == 15) // American Express
+            || ((four == 6011 || two == 65 || four / 10 is >= 644 and <= 649) && n is >= 16 and <= 19) // Discover
+            || (four is >= 3528 and <= 3589 && n is >= 16 and <= 19) // JCB
+            || ((two is 36 or 38 or 39 || four / 10 is >= 300 and <= 305) && n is >= 14 and <= 19) // Diners Club
+            || (two == 62 && n is >= 16 and <= 19); // UnionPay
     }
 
     /// <summary>The Luhn (mod 10) check of ISO/IEC 7812-1.</summary>
-    internal static bool Luhn(ReadOnlySpan<byte> digits)
+    public static bool Luhn(ReadOnlySpan<byte> digits)
     {
         var sum = 0;
         var doubleIt = false;
@@ -531,7 +542,7 @@ public static class PiiScanner
     }
 
     /// <summary>The ISO 13616 check: country and check digits moved to the end, letters as 10..35, modulo 97.</summary>
-    internal static int Mod97(ReadOnlySpan<char> iban)
+    public static int Mod97(ReadOnlySpan<char> iban)
     {
         var rem = 0;
         for (var k = 0; k < iban.Length; k++)
@@ -696,6 +707,12 @@ public static class PiiScanner
             }
         }
 
+        // A trailing dotted IPv4 part stands for two groups.
+        if (c.Contains('.'))
+        {
+            groups++;
+        }
+
         return groups >= 3 && System.Net.IPAddress.TryParse(c, out var address)
             && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
     }
@@ -789,11 +806,24 @@ public static class PiiScanner
                 continue;
             }
 
-            if (IsPhoneShape(groups[..groupCount], digits, firstDigit, plus, paren, separators))
+            if (IsPhoneShape(groups[..groupCount], digits, firstDigit, SecondDigit(s, i), plus, paren, separators))
             {
                 into.Add(new PiiMatch(PiiType.Phone, start, end - start));
             }
         }
+    }
+
+    private static int SecondDigit(ReadOnlySpan<char> s, int i)
+    {
+        for (var k = i + 1; k < s.Length; k++)
+        {
+            if (IsAsciiDigit(s[k]))
+            {
+                return s[k] - '0';
+            }
+        }
+
+        return -1;
     }
 
     private static int SkipNumber(ReadOnlySpan<char> s, int i)
@@ -806,7 +836,7 @@ public static class PiiScanner
         return i;
     }
 
-    private static bool IsPhoneShape(ReadOnlySpan<int> groups, int digits, int firstDigit, bool plus, bool paren, int separators)
+    private static bool IsPhoneShape(ReadOnlySpan<int> groups, int digits, int firstDigit, int secondDigit, bool plus, bool paren, int separators)
     {
         foreach (var len in groups)
         {
@@ -845,8 +875,10 @@ public static class PiiScanner
             return false;
         }
 
-        // European national numbers: trunk prefix 0, 9 to 11 digits, groups of at least two.
-        if (firstDigit == 0 && digits is >= 9 and <= 11 && groups.Length <= 5)
+        // European national numbers: trunk prefix 0 (not 00, the international prefix), 9 to 11 digits, groups of at
+        // least two; the 3-2-4 shape is left to the SSN detector.
+        if (firstDigit == 0 && secondDigit != 0 && digits is >= 9 and <= 11 && groups.Length <= 5
+            && !(groups.Length == 3 && groups[0] == 3 && groups[1] == 2 && groups[2] == 4))
         {
             foreach (var len in groups)
             {
@@ -1137,21 +1169,8 @@ public static class PiiScanner
             return false;
         }
 
-        var letters = 0;
-        var others = 0;
-        foreach (var c in v)
-        {
-            if (char.IsLetter(c))
-            {
-                letters++;
-            }
-            else
-            {
-                others++;
-            }
-        }
-
-        return letters > 0 && others > 0;
+        // Real credentials mix letters and digits; prose after "secret:" rarely does.
+        return HasLetterAndDigit(v);
     }
 
     private static bool HasLetterAndDigit(ReadOnlySpan<char> v) => v.IndexOfAnyInRange('0', '9') >= 0 && (v.IndexOfAnyInRange('a', 'z') >= 0 || v.IndexOfAnyInRange('A', 'Z') >= 0);
