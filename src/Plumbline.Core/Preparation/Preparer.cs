@@ -8,8 +8,9 @@ namespace Plumbline.Core.Preparation;
 /// exact and near-duplicates against earlier records and the project's existing ones.
 /// </summary>
 /// <remarks>
-/// <para>Not thread-safe: the duplicate decisions depend on the order records arrive in, which keeps results
-/// reproducible. A dry run is the same calls without storing the output.</para>
+/// <para><see cref="Analyze"/> is thread-safe; <see cref="Decide"/>, <see cref="Prepare"/> and <see cref="AddExisting"/>
+/// are not: duplicate decisions depend on the order records arrive in, which keeps results reproducible. A dry run is
+/// the same calls without storing the output.</para>
 /// <para>Memory: only kept (and existing) records are remembered, each by its id, a 64-bit fingerprint, one byte per
 /// MinHash permutation and one LSH slot per band: about 190 bytes plus the id with the defaults (see
 /// <see cref="IndexedRecords"/>).</para>
@@ -20,9 +21,10 @@ public sealed class Preparer
     private readonly MinHasher? _minHasher;
     private readonly DuplicateIndex _index;
     private readonly int _declaredLanguage;
-    private readonly List<PiiMatch> _matches = [];
-    private readonly uint[] _signature;
-    private readonly string[] _finalTexts = new string[64];
+
+    // Scratch list per thread: Analyze runs concurrently.
+    [ThreadStatic]
+    private static List<PiiMatch>? t_matches;
 
     /// <summary>Creates a preparer; <paramref name="options"/> defaults to all rules on.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
@@ -34,7 +36,6 @@ public sealed class Preparer
         _minHasher = _options.DropNearDuplicates
             ? new MinHasher(_options.Permutations, _options.ShingleUnit, _options.ShingleSize, _options.MinHashSeed)
             : null;
-        _signature = new uint[_options.Permutations];
         _index = new DuplicateIndex(_options.Permutations, Lsh);
         _declaredLanguage = _options.DeclaredLanguage is null ? -1 : LanguageDetector.IndexOf(_options.DeclaredLanguage);
     }
@@ -63,30 +64,37 @@ public sealed class Preparer
             finals[i] = PrepareText(texts[i].Path, texts[i].Text ?? "", null, ref none, out _);
         }
 
-        var hash = Fingerprint(texts, finals);
-        var signature = ComputeSignature(finals) ? _signature : [];
-        _index.Add(recordId, hash, signature);
+        var signature = new uint[_options.Permutations];
+        var hasSignature = _minHasher is not null && _minHasher.Compute(finals, signature) > 0;
+        _index.Add(recordId, Fingerprint(texts, finals), hasSignature ? signature : []);
     }
 
-    /// <summary>Prepares one record.</summary>
+    /// <summary>Prepares one record: <see cref="Analyze"/> then <see cref="Decide"/>.</summary>
     /// <param name="recordId">The record's id, reported back in duplicate clusters.</param>
     /// <param name="texts">Every string value of the record with its path, in a stable order.</param>
-    public PreparedRecord Prepare(string recordId, IReadOnlyList<(string Path, string Text)> texts)
+    public PreparedRecord Prepare(string recordId, IReadOnlyList<(string Path, string Text)> texts) => Decide(Analyze(recordId, texts));
+
+    /// <summary>
+    /// The part of preparation that depends on the record alone: normalisation, private information, filters,
+    /// fingerprint and signature. Thread-safe, so an import can analyse records on several cores and then call
+    /// <see cref="Decide"/> in arrival order.
+    /// </summary>
+    public RecordAnalysis Analyze(string recordId, IReadOnlyList<(string Path, string Text)> texts)
     {
         ArgumentNullException.ThrowIfNull(recordId);
         ArgumentNullException.ThrowIfNull(texts);
 
-        var hits = new List<RuleHit>();
-        List<PiiFinding>? findings = null;
-        List<PreparedText>? changed = null;
-        var finals = texts.Count <= _finalTexts.Length ? _finalTexts : new string[texts.Count];
+        var a = new RecordAnalysis(recordId);
+        var finals = new string[texts.Count];
         var length = 0;
         string? emptyPath = texts.Count == 0 ? "" : null;
+        List<PiiFinding>? findings = null;
+        List<PreparedText>? changed = null;
         for (var i = 0; i < texts.Count; i++)
         {
             var (path, text) = texts[i];
             text ??= "";
-            var final = PrepareText(path, text, hits, ref findings, out var normalized);
+            var final = PrepareText(path, text, a.Hits, ref findings, out var normalized);
             if (emptyPath is null && _options.DropEmpty && string.IsNullOrWhiteSpace(normalized))
             {
                 emptyPath = path;
@@ -100,89 +108,114 @@ public sealed class Preparer
             }
         }
 
-        IReadOnlyList<string> flags = _options.PiiAction == PiiAction.Flag && findings is { Count: > 0 }
+        a.Changed = (IReadOnlyList<PreparedText>?)changed ?? [];
+        a.Findings = (IReadOnlyList<PiiFinding>?)findings ?? [];
+        a.Flags = _options.PiiAction == PiiAction.Flag && findings is { Count: > 0 }
             ? findings.Select(f => PreparationRules.ForPii(f.Type)).Distinct().ToArray()
             : [];
 
-        PreparedRecord Result(Verdict verdict, string? rule = null, string? reason = null, string? duplicateOf = null, double? similarity = null)
-        {
-            if (rule is not null)
-            {
-                hits.Add(new RuleHit(rule, null, reason ?? rule));
-            }
-
-            return new PreparedRecord
-            {
-                RecordId = recordId,
-                Verdict = verdict,
-                Rule = rule,
-                Reason = reason,
-                DuplicateOf = duplicateOf,
-                Similarity = similarity,
-                ChangedTexts = (IReadOnlyList<PreparedText>?)changed ?? [],
-                PiiFindings = findings is { Count: > 0 } ? findings : [],
-                Hits = hits,
-                Flags = flags,
-            };
-        }
-
         if (_options.DropEmpty && emptyPath is not null)
         {
-            return Result(Verdict.Drop, PreparationRules.Empty, texts.Count == 0 ? "record has no text" : $"'{emptyPath}' is empty or whitespace only");
+            (a.Rule, a.Reason) = (PreparationRules.Empty, texts.Count == 0 ? "record has no text" : $"'{emptyPath}' is empty or whitespace only");
         }
-
-        if (_options.MinLength > 0 && length < _options.MinLength)
+        else if (_options.MinLength > 0 && length < _options.MinLength)
         {
-            return Result(Verdict.Drop, PreparationRules.MinLength, $"{length} characters, minimum {_options.MinLength}");
+            (a.Rule, a.Reason) = (PreparationRules.MinLength, $"{length} characters, minimum {_options.MinLength}");
         }
-
-        if (_options.MaxLength > 0 && length > _options.MaxLength)
+        else if (_options.MaxLength > 0 && length > _options.MaxLength)
         {
-            return Result(Verdict.Drop, PreparationRules.MaxLength, $"{length} characters, maximum {_options.MaxLength}");
+            (a.Rule, a.Reason) = (PreparationRules.MaxLength, $"{length} characters, maximum {_options.MaxLength}");
         }
-
-        if (_declaredLanguage >= 0)
+        else if (_declaredLanguage >= 0)
         {
             Span<double> scores = stackalloc double[LanguageDetector.SupportedLanguages.Count];
-            var guess = LanguageDetector.Detect(new ArraySegment<string>(finals, 0, texts.Count), scores);
+            var guess = LanguageDetector.Detect(finals, scores);
             var declared = LanguageDetector.SupportedLanguages[_declaredLanguage];
-            if (guess.Language is not null && guess.Language != declared && scores[LanguageDetector.IndexOf(guess.Language)] - scores[_declaredLanguage] >= _options.LanguageMargin)
+            if (guess.Language is not null && guess.Language != declared)
             {
-                return Result(Verdict.Drop, PreparationRules.Language, string.Create(CultureInfo.InvariantCulture,
-                    $"looks like '{guess.Language}' (lead {scores[LanguageDetector.IndexOf(guess.Language)] - scores[_declaredLanguage]:0.00} per trigram over '{declared}')"));
+                var lead = scores[LanguageDetector.IndexOf(guess.Language)] - scores[_declaredLanguage];
+                if (lead >= _options.LanguageMargin)
+                {
+                    (a.Rule, a.Reason) = (PreparationRules.Language, string.Create(CultureInfo.InvariantCulture,
+                        $"looks like '{guess.Language}' (lead {lead:0.00} per trigram over '{declared}')"));
+                }
             }
         }
 
-        var segment = new ArraySegment<string>(finals, 0, texts.Count);
-        var hash = Fingerprint(texts, segment);
-        if (_options.DropExactDuplicates && _index.TryGetExact(hash, out var original))
+        if (a.Rule is null)
         {
-            return Result(Verdict.DuplicateOf, PreparationRules.ExactDuplicate, $"same texts as '{original}'", original);
+            a.Hash = Fingerprint(texts, finals);
+            if (_minHasher is not null)
+            {
+                var signature = new uint[_options.Permutations];
+                if (_minHasher.Compute(finals, signature) > 0)
+                {
+                    a.Signature = signature;
+                }
+            }
         }
 
-        var hasSignature = ComputeSignature(segment);
-        if (hasSignature)
+        return a;
+    }
+
+    /// <summary>
+    /// Decides on an analysed record against the records seen so far, and remembers it if kept. Not thread-safe:
+    /// call in arrival order, from one thread, so that the first of a cluster is the one kept.
+    /// </summary>
+    public PreparedRecord Decide(RecordAnalysis analysis)
+    {
+        ArgumentNullException.ThrowIfNull(analysis);
+        if (analysis.Rule is not null)
         {
-            var near = _index.FindNear(_signature, _options.NearDuplicateThreshold, out var similarity);
+            return Result(analysis, Verdict.Drop, analysis.Rule, analysis.Reason);
+        }
+
+        if (_options.DropExactDuplicates && _index.TryGetExact(analysis.Hash, out var original))
+        {
+            return Result(analysis, Verdict.DuplicateOf, PreparationRules.ExactDuplicate, $"same texts as '{original}'", original);
+        }
+
+        if (analysis.Signature is { } signature)
+        {
+            var near = _index.FindNear(signature, _options.NearDuplicateThreshold, out var similarity);
             if (near >= 0)
             {
                 var id = _index.IdAt(near);
-                return Result(Verdict.NearDuplicateOf, PreparationRules.NearDuplicate,
+                return Result(analysis, Verdict.NearDuplicateOf, PreparationRules.NearDuplicate,
                     string.Create(CultureInfo.InvariantCulture, $"similar to '{id}' (Jaccard ≈ {similarity:0.00})"), id, Math.Round(similarity, 3));
             }
         }
 
-        _index.Add(recordId, hash, hasSignature ? _signature : []);
-        return Result(Verdict.Keep);
+        _index.Add(analysis.RecordId, analysis.Hash, analysis.Signature ?? []);
+        return Result(analysis, Verdict.Keep);
     }
 
-    private bool ComputeSignature(IReadOnlyList<string> finals) =>
-        _minHasher is not null && _minHasher.Compute(finals, _signature) > 0;
+    private static PreparedRecord Result(RecordAnalysis a, Verdict verdict, string? rule = null, string? reason = null, string? duplicateOf = null, double? similarity = null)
+    {
+        if (rule is not null)
+        {
+            a.Hits.Add(new RuleHit(rule, null, reason ?? rule));
+        }
 
-    private static ulong Fingerprint(IReadOnlyList<(string Path, string Text)> texts, IReadOnlyList<string> finals)
+        return new PreparedRecord
+        {
+            RecordId = a.RecordId,
+            Verdict = verdict,
+            Rule = rule,
+            Reason = reason,
+            DuplicateOf = duplicateOf,
+            Similarity = similarity,
+            ChangedTexts = a.Changed,
+            PiiFindings = a.Findings,
+            Hits = a.Hits,
+            Flags = a.Flags,
+        };
+    }
+
+    private static ulong Fingerprint(IReadOnlyList<(string Path, string Text)> texts, string[] finals)
     {
         var h = 0xA0761D6478BD642FUL;
-        for (var i = 0; i < finals.Count; i++)
+        for (var i = 0; i < finals.Length; i++)
         {
             h = TextHash.Hash(texts[i].Path, h);
             h = TextHash.Hash(finals[i], h);
@@ -227,8 +260,9 @@ public sealed class Preparer
             return current;
         }
 
-        PiiScanner.Scan(current, _options.PiiTypes, _matches);
-        if (_matches.Count == 0)
+        var matches = t_matches ??= [];
+        PiiScanner.Scan(current, _options.PiiTypes, matches);
+        if (matches.Count == 0)
         {
             return current;
         }
@@ -236,7 +270,7 @@ public sealed class Preparer
         if (hits is not null)
         {
             findings ??= [];
-            foreach (var m in _matches)
+            foreach (var m in matches)
             {
                 var masked = PiiMasker.Mask(m.Type, current.AsSpan(m.Start, m.Length));
                 findings.Add(new PiiFinding(m.Type, path, m.Start, m.Length, masked));
@@ -245,7 +279,7 @@ public sealed class Preparer
             }
         }
 
-        return _options.PiiAction == PiiAction.Redact ? PiiMasker.Redact(current, _matches) : current;
+        return _options.PiiAction == PiiAction.Redact ? PiiMasker.Redact(current, matches) : current;
     }
 }
 
@@ -348,4 +382,32 @@ public static class PiiMasker
 
         return new string(chars);
     }
+}
+
+/// <summary>
+/// What <see cref="Preparer.Analyze"/> learned about one record, waiting for <see cref="Preparer.Decide"/>. Holds the
+/// prepared texts only until then.
+/// </summary>
+public sealed class RecordAnalysis
+{
+    internal RecordAnalysis(string recordId) => RecordId = recordId;
+
+    /// <summary>The record's id.</summary>
+    public string RecordId { get; }
+
+    internal List<RuleHit> Hits { get; } = [];
+
+    internal IReadOnlyList<PreparedText> Changed { get; set; } = [];
+
+    internal IReadOnlyList<PiiFinding> Findings { get; set; } = [];
+
+    internal IReadOnlyList<string> Flags { get; set; } = [];
+
+    internal string? Rule { get; set; }
+
+    internal string? Reason { get; set; }
+
+    internal ulong Hash { get; set; }
+
+    internal uint[]? Signature { get; set; }
 }

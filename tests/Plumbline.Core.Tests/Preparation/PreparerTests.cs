@@ -195,4 +195,23 @@ public class PreparerTests
         back.RuleCounts["pii.phone"].ShouldBe(1);
         back.ClustersByKeptId["a"].Duplicates.ShouldHaveSingleItem().RecordId.ShouldBe("b");
     }
+
+    [Fact]
+    public void Analyze_InParallelThenDecideInOrder_MatchesSequentialPrepare()
+    {
+        var random = new Random(21);
+        string[] pool = [Body, "Mail x@example.com. " + Body, "Other text about rivers and the sea, with fish.", "  ", Body + " Extra closing sentence here."];
+        var records = Enumerable.Range(0, 400).Select(i => ($"r{i}", pool[random.Next(pool.Length)] + (random.Next(3) == 0 ? "" : $" Note {i}."))).ToArray();
+
+        var sequential = new Preparer();
+        var expected = records.Select(r => sequential.Prepare(r.Item1, [("text", r.Item2)])).ToArray();
+        var parallel = new Preparer();
+        var analyses = new RecordAnalysis[records.Length];
+        Parallel.For(0, records.Length, i => analyses[i] = parallel.Analyze(records[i].Item1, [("text", records[i].Item2)]));
+        var actual = analyses.Select(parallel.Decide).ToArray();
+
+        actual.Select(r => (r.RecordId, r.Verdict, r.DuplicateOf, r.ChangedTexts.Count, r.PiiFindings.Count))
+            .ShouldBe(expected.Select(r => (r.RecordId, r.Verdict, r.DuplicateOf, r.ChangedTexts.Count, r.PiiFindings.Count)));
+        expected.Count(r => r.Verdict == Verdict.DuplicateOf).ShouldBeGreaterThan(10);
+    }
 }
