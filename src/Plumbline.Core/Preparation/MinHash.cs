@@ -185,6 +185,7 @@ public sealed class MinHasher
         private readonly Span<uint> _signature = signature;
         private readonly Span<ulong> _ring = ring;
         private int _seen;
+        private int _pos;
 
         public int Count { get; private set; }
 
@@ -271,7 +272,8 @@ public sealed class MinHasher
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void AddUnit(ulong unit)
         {
-            _ring[_seen % _ring.Length] = unit;
+            _ring[_pos] = unit;
+            _pos = _pos + 1 == _ring.Length ? 0 : _pos + 1;
             _seen++;
             if (_seen >= _ring.Length)
             {
@@ -284,9 +286,11 @@ public sealed class MinHasher
             // Units in order, oldest first, so that "a b c" and "c b a" differ.
             var h = 0x27D4EB2F165667C5UL;
             var n = Math.Min(_seen, _ring.Length);
-            for (var i = _seen - n; i < _seen; i++)
+            var k = _seen >= _ring.Length ? _pos : 0;
+            for (var i = 0; i < n; i++)
             {
-                h = BitOperations.RotateLeft(h ^ (_ring[i % _ring.Length] * 0xC2B2AE3D27D4EB4F), 27) * 0x9E3779B97F4A7C15;
+                h = BitOperations.RotateLeft(h ^ (_ring[k] * 0xC2B2AE3D27D4EB4F), 27) * 0x9E3779B97F4A7C15;
+                k = k + 1 == _ring.Length ? 0 : k + 1;
             }
 
             owner.Apply((uint)TextHash.Mix(h), _signature);
