@@ -324,11 +324,11 @@ public static class PiiMasker
         switch (type)
         {
             case PiiType.Email:
-            {
-                var at = value.IndexOf('@');
-                var dot = value.LastIndexOf('.');
-                return $"{value[..1]}***@{value.Slice(at + 1, 1)}***{value[dot..]}";
-            }
+                {
+                    var at = value.IndexOf('@');
+                    var dot = value.LastIndexOf('.');
+                    return $"{value[..1]}***@{value.Slice(at + 1, 1)}***{value[dot..]}";
+                }
 
             case PiiType.CreditCard:
                 return MaskAlnum(value, keepFirst: 0, keepLast: 4);
@@ -337,18 +337,18 @@ public static class PiiMasker
             case PiiType.Iban:
                 return MaskAlnum(value, keepFirst: 2, keepLast: 2);
             case PiiType.IpAddress:
-            {
-                var separator = value.IndexOfAny('.', ':');
-                return MaskAlnum(value, keepFirst: separator < 0 ? 0 : value[..separator].Length, keepLast: 0);
-            }
+                {
+                    var separator = value.IndexOfAny('.', ':');
+                    return MaskAlnum(value, keepFirst: separator < 0 ? 0 : value[..separator].Length, keepLast: 0);
+                }
 
             default:
-            {
-                // Known token prefixes say which service a key belongs to; a password's first letters would leak it.
-                var prefix = value.StartsWith("-----BEGIN", StringComparison.Ordinal) ? "-----BEGIN" :
-                    value.Length > 20 && value.IndexOfAny('_', '-') is > 1 and < 12 and var cut ? value[..(cut + 1)].ToString() : "";
-                return string.Concat(prefix, "****", string.Create(CultureInfo.InvariantCulture, $" ({value.Length} chars)"));
-            }
+                {
+                    // Known token prefixes say which service a key belongs to; a password's first letters would leak it.
+                    var prefix = value.StartsWith("-----BEGIN", StringComparison.Ordinal) ? "-----BEGIN" :
+                        value.Length > 20 && value.IndexOfAny('_', '-') is > 1 and < 12 and var cut ? value[..(cut + 1)].ToString() : "";
+                    return string.Concat(prefix, "****", string.Create(CultureInfo.InvariantCulture, $" ({value.Length} chars)"));
+                }
         }
     }
 

@@ -75,8 +75,13 @@ public class PiiScannerTests(ITestOutputHelper output)
 
     private static readonly Dictionary<string, PiiType> Types = new()
     {
-        ["EMAIL"] = PiiType.Email, ["PHONE"] = PiiType.Phone, ["CREDIT_CARD"] = PiiType.CreditCard, ["IBAN"] = PiiType.Iban,
-        ["IP"] = PiiType.IpAddress, ["SSN"] = PiiType.Ssn, ["SECRET"] = PiiType.Secret,
+        ["EMAIL"] = PiiType.Email,
+        ["PHONE"] = PiiType.Phone,
+        ["CREDIT_CARD"] = PiiType.CreditCard,
+        ["IBAN"] = PiiType.Iban,
+        ["IP"] = PiiType.IpAddress,
+        ["SSN"] = PiiType.Ssn,
+        ["SECRET"] = PiiType.Secret,
     };
 
     private static readonly IReadOnlySet<PiiType> All = new HashSet<PiiType>(Enum.GetValues<PiiType>());

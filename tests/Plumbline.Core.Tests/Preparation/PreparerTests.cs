@@ -133,8 +133,13 @@ public class PreparerTests
     {
         var options = new PreparationOptions
         {
-            Normalize = false, DropEmpty = false, MinLength = 0, MaxLength = 0, DropExactDuplicates = false,
-            DropNearDuplicates = false, PiiTypes = new HashSet<PiiType>(),
+            Normalize = false,
+            DropEmpty = false,
+            MinLength = 0,
+            MaxLength = 0,
+            DropExactDuplicates = false,
+            DropNearDuplicates = false,
+            PiiTypes = new HashSet<PiiType>(),
         };
         var preparer = new Preparer(options);
         const string messy = " mail a@example.com\r\n";
