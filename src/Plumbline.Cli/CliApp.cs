@@ -12,7 +12,7 @@ namespace Plumbline.Cli;
 /// The <c>plumbline</c> command: <c>serve</c> hosts the server; every other command drives a server over
 /// its HTTP API with a token (<c>--server</c>/<c>PLUMBLINE_URL</c>, <c>--token</c>/<c>PLUMBLINE_TOKEN</c>).
 /// </summary>
-public static class CliApp
+public static partial class CliApp
 {
     private static readonly JsonSerializerOptions Indented = new(JsonSerializerOptions.Web) { WriteIndented = true };
 
@@ -37,7 +37,7 @@ public static class CliApp
     }
 
     /// <summary>What every API command needs: where the server is, who is calling, and where output goes.</summary>
-    private sealed record Context(Option<string> Server, Option<string> Token, Option<bool> Json, TextWriter Out, TextWriter Err)
+    internal sealed record Context(Option<string> Server, Option<string> Token, Option<bool> Json, TextWriter Out, TextWriter Err)
     {
         public ApiClient Client(ParseResult parse) => new(
             parse.GetValue(Server) ?? Environment.GetEnvironmentVariable("PLUMBLINE_URL") ?? PlumblineApp.DefaultUrl,

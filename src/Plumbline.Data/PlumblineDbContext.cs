@@ -117,6 +117,9 @@ public abstract class PlumblineDbContext(DbContextOptions options) : DbContext(o
             e.Property(a => a.EntityId).HasMaxLength(64);
         });
 
+        // Features keep their own entities beside their IEntityTypeConfiguration classes.
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(PlumblineDbContext).Assembly);
+
         // snake_case names, so hand-written SQL reads the same on both providers without quoting.
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
         {
