@@ -1,0 +1,375 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Plumbline.Core.Quality;
+using Plumbline.Core.Schema;
+
+namespace Plumbline.Core.Releases;
+
+/// <summary>
+/// The consensus methods a release can use per question type, with each type's default. The choice is part of
+/// the release settings and of its manifest.
+/// </summary>
+public static class ConsensusMethods
+{
+    public const string Majority = "majority";
+    public const string Mean = "mean";
+    public const string Median = "median";
+    public const string TrimmedMean = "trimmed_mean";
+    public const string Huber = "huber";
+    public const string Borda = "borda";
+    public const string BradleyTerry = "bradley_terry";
+    public const string All = "all";
+    public const string First = "first";
+
+    /// <summary>The methods that apply to a question type, the default first; empty when the type is not aggregated.</summary>
+    public static IReadOnlyList<string> For(string questionType) => questionType switch
+    {
+        SchemaTypes.Label or SchemaTypes.MultiLabel or SchemaTypes.Preference => [Majority],
+        SchemaTypes.Rating => [Median, Mean, TrimmedMean, Huber],
+        SchemaTypes.Ranking => [Borda, BradleyTerry],
+        SchemaTypes.TextAnswer => [All, First],
+        _ => [],
+    };
+
+    /// <summary>The method for <paramref name="question"/>: the requested one, or the type's default. Throws when it does not apply.</summary>
+    public static string Resolve(QuestionDefinition question, string? requested)
+    {
+        var methods = For(question.Type);
+        if (requested is null)
+        {
+            return methods.Count > 0 ? methods[0] : "none";
+        }
+        if (!methods.Contains(requested))
+        {
+            throw new ReleaseException(methods.Count == 0
+                ? $"question '{question.Name}' ({question.Type}) is not aggregated; remove it from the methods"
+                : $"method '{requested}' does not apply to question '{question.Name}' ({question.Type}); use {string.Join(" or ", methods)}");
+        }
+        return requested;
+    }
+}
+
+/// <summary>
+/// Per-item, per-question consensus, computed from that item's answers alone so a release can stream items
+/// one page at a time. Categorical questions use <see cref="TruthInference.MajorityVote"/>; ratings use
+/// <see cref="RatingAggregation"/>; rankings use mean rank (Borda) or a per-item <see cref="BradleyTerry"/> fit.
+/// </summary>
+/// <remarks>
+/// Project-wide methods (Dawid–Skene, MACE, GLAD) need every answer of a question before the first item is
+/// written; they fit in the same shape as a pre-pass over compact <see cref="Rating"/> arrays and are not wired
+/// into releases yet.
+/// </remarks>
+public static class ItemConsensus
+{
+    /// <summary>
+    /// The consensus of <paramref name="question"/> over <paramref name="answers"/>, or null when nobody answered it
+    /// (or it is asked per turn, or is a span question, which releases carry only in the raw format).
+    /// </summary>
+    public static QuestionConsensus? Compute(ProjectSchema schema, QuestionDefinition question, JsonObject fields,
+        IReadOnlyList<ReleaseAnswer> answers, string method)
+    {
+        if (question.PerTurn is not null)
+        {
+            return null;
+        }
+        return question.Type switch
+        {
+            SchemaTypes.Label => Label(question, answers, method),
+            SchemaTypes.MultiLabel => MultiLabel(question, answers, method),
+            SchemaTypes.Rating => RatingOf(question, answers, method),
+            SchemaTypes.Preference => Preference(schema, question, fields, answers, method),
+            SchemaTypes.Ranking => RankingOf(schema, question, fields, answers, method),
+            SchemaTypes.TextAnswer => Text(question, answers, method),
+            _ => null,
+        };
+    }
+
+    private static LabelConsensus? Label(QuestionDefinition q, IReadOnlyList<ReleaseAnswer> answers, string method)
+    {
+        var labels = q.Labels ?? [];
+        var votes = new List<Rating>(answers.Count);
+        for (var a = 0; a < answers.Count; a++)
+        {
+            if (answers[a].Values[q.Name] is JsonValue v && v.GetValueKind() == JsonValueKind.String)
+            {
+                var index = labels.IndexOf(v.GetValue<string>());
+                if (index >= 0)
+                {
+                    votes.Add(new Rating(0, a, index));
+                }
+            }
+        }
+        if (votes.Count == 0)
+        {
+            return null;
+        }
+        // One item: vote shares are the posterior; ties go to the label listed first in the schema.
+        var result = TruthInference.MajorityVote(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(votes), labels.Count);
+        var counts = CountVotes(votes, labels.Count);
+        return new LabelConsensus
+        {
+            Question = q.Name, Method = method, Answers = votes.Count,
+            Label = labels[result.Labels[0]], Confidence = result.Confidence[0],
+            Votes = labels.Select((l, i) => KeyValuePair.Create(l, counts[i])).Where(p => p.Value > 0).ToList(),
+        };
+    }
+
+    private static MultiLabelConsensus? MultiLabel(QuestionDefinition q, IReadOnlyList<ReleaseAnswer> answers, string method)
+    {
+        var labels = q.Labels ?? [];
+        var counts = new int[labels.Count];
+        var n = 0;
+        foreach (var a in answers)
+        {
+            if (a.Values[q.Name] is not JsonArray chosen)
+            {
+                continue;
+            }
+            n++;
+            foreach (var node in chosen)
+            {
+                var index = node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? labels.IndexOf(v.GetValue<string>()) : -1;
+                if (index >= 0)
+                {
+                    counts[index]++;
+                }
+            }
+        }
+        if (n == 0)
+        {
+            return null;
+        }
+        // Each label is a yes/no vote; the confidence is the weakest of those majorities.
+        var kept = new List<string>();
+        var confidence = 1.0;
+        for (var i = 0; i < labels.Count; i++)
+        {
+            var yes = counts[i] / (double)n;
+            if (yes > 0.5)
+            {
+                kept.Add(labels[i]);
+            }
+            confidence = Math.Min(confidence, Math.Max(yes, 1 - yes));
+        }
+        return new MultiLabelConsensus
+        {
+            Question = q.Name, Method = method, Answers = n, Labels = kept, Confidence = confidence,
+            Shares = labels.Select((l, i) => KeyValuePair.Create(l, counts[i] / (double)n)).Where(p => p.Value > 0).ToList(),
+        };
+    }
+
+    private static RatingConsensus? RatingOf(QuestionDefinition q, IReadOnlyList<ReleaseAnswer> answers, string method)
+    {
+        var values = new List<double>(answers.Count);
+        foreach (var a in answers)
+        {
+            if (JsonNumbers.Of(a.Values[q.Name]) is { } v)
+            {
+                values.Add(v);
+            }
+        }
+        if (values.Count == 0)
+        {
+            return null;
+        }
+        var scale = q.Scale ?? new RatingScale();
+        var work = values.ToArray();
+        var value = method switch
+        {
+            ConsensusMethods.Mean => RatingAggregation.Mean(work),
+            ConsensusMethods.TrimmedMean => RatingAggregation.TrimmedMean(work, 0.2),
+            ConsensusMethods.Huber => RatingAggregation.Huber(work),
+            _ => RatingAggregation.Median(work),
+        };
+        // Agreement with the consensus: 1 minus the mean absolute deviation as a share of the scale's range.
+        var deviation = values.Sum(v => Math.Abs(v - value)) / values.Count;
+        var range = scale.Max - scale.Min;
+        return new RatingConsensus
+        {
+            Question = q.Name, Method = method, Answers = values.Count, Value = value, Min = scale.Min, Max = scale.Max,
+            Ratings = values, Confidence = range <= 0 ? 1 : Math.Clamp(1 - (deviation / range), 0, 1),
+        };
+    }
+
+    private static PreferenceConsensus? Preference(ProjectSchema schema, QuestionDefinition q, JsonObject fields,
+        IReadOnlyList<ReleaseAnswer> answers, string method)
+    {
+        var ids = CandidateIds(schema, q, fields);
+        // Categories: the candidates in stored order, then tie and both bad.
+        var categories = new List<string>(ids) { AnswerValidator.Tie, AnswerValidator.BothBad };
+        var votes = new List<Rating>(answers.Count);
+        var strengths = new List<(int Category, double Strength)>();
+        for (var a = 0; a < answers.Count; a++)
+        {
+            if (answers[a].Values[q.Name] is not JsonObject pref || pref["choice"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String)
+            {
+                continue;
+            }
+            var index = categories.IndexOf(c.GetValue<string>());
+            if (index < 0)
+            {
+                continue;
+            }
+            votes.Add(new Rating(0, a, index));
+            if (JsonNumbers.Of(pref["strength"]) is { } s)
+            {
+                strengths.Add((index, s));
+            }
+        }
+        if (votes.Count == 0)
+        {
+            return null;
+        }
+        var result = TruthInference.MajorityVote(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(votes), categories.Count);
+        var counts = CountVotes(votes, categories.Count);
+        var winner = result.Labels[0];
+        // Equal votes for two different answers is no consensus: a tie, never the candidate stored first.
+        var tiedTop = counts.Count(c => c == counts[winner]) > 1;
+        var choice = tiedTop ? AnswerValidator.Tie : categories[winner];
+        string? chosen = null, rejected = null;
+        if (!tiedTop && winner < ids.Count && ids.Count == 2)
+        {
+            chosen = ids[winner];
+            rejected = ids[1 - winner];
+        }
+        var winning = strengths.Where(s => s.Category == winner).Select(s => s.Strength).ToList();
+        return new PreferenceConsensus
+        {
+            Question = q.Name, Method = method, Answers = votes.Count, Choice = choice, Chosen = chosen, Rejected = rejected,
+            Confidence = tiedTop ? counts[winner] / (double)votes.Count : result.Confidence[0],
+            Strength = tiedTop || winning.Count == 0 ? double.NaN : winning.Average(),
+            Votes = categories.Select((cat, i) => KeyValuePair.Create(cat, counts[i])).Where(p => p.Value > 0)
+                .OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).ToList(),
+        };
+    }
+
+    private static RankingConsensus? RankingOf(ProjectSchema schema, QuestionDefinition q, JsonObject fields,
+        IReadOnlyList<ReleaseAnswer> answers, string method)
+    {
+        var ids = CandidateIds(schema, q, fields);
+        var n = ids.Count;
+        var rankings = new List<int[]>();
+        foreach (var a in answers)
+        {
+            if (a.Values[q.Name] is not JsonArray answer || answer.Count != n)
+            {
+                continue;
+            }
+            var ranks = new int[n];
+            var complete = true;
+            for (var position = 0; position < n && complete; position++)
+            {
+                var index = answer[position] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? ids.IndexOf(v.GetValue<string>()) : -1;
+                complete = index >= 0 && ranks[index] == 0;
+                if (complete)
+                {
+                    ranks[index] = position + 1;
+                }
+            }
+            if (complete)
+            {
+                rankings.Add(ranks);
+            }
+        }
+        if (rankings.Count == 0)
+        {
+            return null;
+        }
+        var meanRanks = new double[n];
+        foreach (var ranks in rankings)
+        {
+            for (var i = 0; i < n; i++)
+            {
+                meanRanks[i] += ranks[i] / (double)rankings.Count;
+            }
+        }
+        // Lower is better for the sort key; Bradley–Terry strengths are turned into "minus strength".
+        var key = (double[])meanRanks.Clone();
+        if (method == ConsensusMethods.BradleyTerry)
+        {
+            var candidates = Enumerable.Range(0, n).ToArray();
+            var comparisons = rankings.SelectMany(r => Quality.Ranking.ToComparisons(candidates, r)).ToArray();
+            var strengths = Quality.BradleyTerry.Fit(comparisons, n);
+            for (var i = 0; i < n; i++)
+            {
+                key[i] = double.IsNaN(strengths[i]) ? double.MaxValue : -strengths[i];
+            }
+        }
+        var order = Enumerable.Range(0, n).OrderBy(i => key[i]).ThenBy(i => meanRanks[i]).ThenBy(i => i).ToArray();
+        // Kendall's W over the item's rankings; one ranking agrees with itself.
+        var w = 1.0;
+        if (rankings.Count > 1)
+        {
+            var flat = new Rating[rankings.Count * n];
+            for (var r = 0; r < rankings.Count; r++)
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    flat[(r * n) + i] = new Rating(i, r, rankings[r][i]);
+                }
+            }
+            w = Agreement.KendallW(flat);
+            w = double.IsNaN(w) ? 1 : w;
+        }
+        return new RankingConsensus
+        {
+            Question = q.Name, Method = method, Answers = rankings.Count, Confidence = w,
+            Order = order.Select(i => ids[i]).ToList(), MeanRanks = order.Select(i => meanRanks[i]).ToList(),
+        };
+    }
+
+    private static TextConsensus? Text(QuestionDefinition q, IReadOnlyList<ReleaseAnswer> answers, string method)
+    {
+        var texts = new List<(string, ReleaseAnswer)>();
+        foreach (var a in answers)
+        {
+            if (a.Values[q.Name] is JsonValue v && v.GetValueKind() == JsonValueKind.String && !string.IsNullOrWhiteSpace(v.GetValue<string>()))
+            {
+                texts.Add((v.GetValue<string>(), a));
+                if (method == ConsensusMethods.First)
+                {
+                    break;
+                }
+            }
+        }
+        return texts.Count == 0 ? null : new TextConsensus
+        {
+            Question = q.Name, Method = method, Answers = texts.Count, Confidence = double.NaN, Texts = texts,
+        };
+    }
+
+    private static int[] CountVotes(List<Rating> votes, int categories)
+    {
+        var counts = new int[categories];
+        foreach (var v in votes)
+        {
+            counts[(int)v.Value]++;
+        }
+        return counts;
+    }
+
+    private static List<string> CandidateIds(ProjectSchema schema, QuestionDefinition q, JsonObject fields)
+    {
+        var field = schema.CandidatesFieldOf(q);
+        return field is null ? [] : FieldValues.CandidateIds(fields[field]);
+    }
+}
+
+/// <summary>Release settings or a format that does not fit the project; the message says what to change.</summary>
+public sealed class ReleaseException(string message) : Exception(message);
+
+/// <summary>Reading answer values that may come parsed from storage or built in code.</summary>
+internal static class JsonNumbers
+{
+    /// <summary>The number in <paramref name="node"/>, or null when it is not a number.</summary>
+    public static double? Of(JsonNode? node)
+    {
+        if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number)
+        {
+            return null;
+        }
+        // A parsed document holds a JsonElement (any numeric type converts); a value built in code holds its CLR type.
+        return v.TryGetValue<double>(out var d) ? d : v.TryGetValue<int>(out var i) ? i : v.TryGetValue<long>(out var l) ? l
+            : v.TryGetValue<decimal>(out var m) ? (double)m : null;
+    }
+}

@@ -1,0 +1,334 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Plumbline.Core.Quality;
+using Plumbline.Core.Releases.Formats;
+using Plumbline.Core.Schema;
+
+namespace Plumbline.Core.Releases;
+
+/// <summary>
+/// Writes a release as items stream in: every requested format, one file per split, an item index for diffs
+/// (<c>index.jsonl</c>), and for Hugging Face folders a dataset card at the end. Files are hashed as they are
+/// written. Memory holds one item at a time plus 16 bytes per answer for the agreement figures.
+/// </summary>
+public sealed class ReleaseBuilder : IDisposable
+{
+    public const string IndexPath = "index.jsonl";
+    private readonly ProjectSchema schema;
+    private readonly IReadOnlyDictionary<string, string> methods;
+    private readonly List<Output> outputs = [];
+    private readonly List<(string Folder, string BaseFormat)> cards = [];
+    private readonly Func<string, Stream> create;
+    private readonly HashingStream indexStream;
+    private readonly JsonlOutput index;
+    private readonly ReleaseCounts counts = new();
+    private readonly SortedDictionary<int, long> guidelines = [];
+    private readonly Dictionary<string, int> raters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, QuestionTally> tallies = new(StringComparer.Ordinal);
+    private int itemIndex;
+
+    /// <param name="schema">The project's schema.</param>
+    /// <param name="formats">Format names; <c>hf</c> or <c>hf:FORMAT</c> for a Hugging Face dataset folder.</param>
+    /// <param name="methods">Consensus method per question name (see <see cref="ConsensusMethods.Resolve"/>).</param>
+    /// <param name="lineage">Whether records carry their lineage.</param>
+    /// <param name="create">Creates a file at a path inside the release (forward slashes) and returns it for writing.</param>
+    public ReleaseBuilder(ProjectSchema schema, IReadOnlyList<string> formats, IReadOnlyDictionary<string, string> methods, bool lineage,
+        Func<string, Stream> create)
+    {
+        this.schema = schema;
+        this.methods = methods;
+        this.create = create;
+        if (formats.Count == 0)
+        {
+            throw new ReleaseException("give at least one format; formats that fit this project: " + string.Join(", ", ReleaseFormats.Fitting(schema)));
+        }
+        // Validate every format before the first file is created, so a bad one leaves nothing behind.
+        var bound = formats.Distinct(StringComparer.Ordinal).Select(name => Bind(name, lineage)).ToList();
+        foreach (var (name, format, folder, isCard) in bound)
+        {
+            if (isCard)
+            {
+                cards.Add((folder, format.Name));
+            }
+            foreach (var split in Splits.All)
+            {
+                var path = isCard ? $"{folder}/data/{split}{format.Extension}" : $"{folder}/{split}{format.Extension}";
+                var stream = new HashingStream(create(path));
+                outputs.Add(new Output(name, split, path, stream, format.Open(stream)));
+            }
+        }
+        indexStream = new HashingStream(create(IndexPath));
+        index = new JsonlOutput(indexStream);
+    }
+
+    /// <summary>The format a Hugging Face folder holds when none is named: what the project's questions are best used for.</summary>
+    public static string DefaultHuggingFaceFormat(ProjectSchema schema)
+    {
+        var shape = new ReleaseShape(schema);
+        return shape.Prompt is not null && (shape.Preference is not null || shape.Ranking is not null) ? PreferenceFormat.PlainName
+            : shape.Prompt is not null && shape.Completion is not null ? SftMessagesFormat.FormatName
+            : shape.Ratings.Count > 0 ? RubricFormat.FormatName
+            : shape.Labels.Count > 0 ? SafetyFormat.FormatName
+            : RawFormat.FormatName;
+    }
+
+    private (string Name, ReleaseFormat Format, string Folder, bool Card) Bind(string name, bool lineage)
+    {
+        if (name == HuggingFaceFolder.FormatName || name.StartsWith(HuggingFaceFolder.FormatName + ":", StringComparison.Ordinal))
+        {
+            var inner = name.Length > 3 ? name[3..] : DefaultHuggingFaceFormat(schema);
+            if (inner == CsvFormat.FormatName || inner.StartsWith(HuggingFaceFolder.FormatName, StringComparison.Ordinal))
+            {
+                throw new ReleaseException($"format '{name}': a Hugging Face folder holds a JSONL format, not '{inner}'");
+            }
+            return (name, ReleaseFormats.Create(inner, schema, lineage), "hf-" + inner, true);
+        }
+        var format = ReleaseFormats.Create(name, schema, lineage);
+        return (name, format, format.Name, false);
+    }
+
+    /// <summary>Builds an item's consensus for every question from its answers, with the release's methods.</summary>
+    public static Dictionary<string, QuestionConsensus> Consensus(ProjectSchema schema, IReadOnlyDictionary<string, string> methods,
+        JsonObject fields, IReadOnlyList<ReleaseAnswer> answers)
+    {
+        var result = new Dictionary<string, QuestionConsensus>(StringComparer.Ordinal);
+        foreach (var q in schema.Questions)
+        {
+            var method = methods.TryGetValue(q.Name, out var m) ? m : ConsensusMethods.Resolve(q, null);
+            if (ItemConsensus.Compute(schema, q, fields, answers, method) is { } c)
+            {
+                result[q.Name] = c;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Counts an item the filter matched but the release leaves out.</summary>
+    public void Skip(string reason)
+    {
+        counts.ItemsMatched++;
+        counts.Excluded[reason] = counts.Excluded.GetValueOrDefault(reason) + 1;
+    }
+
+    /// <summary>Writes one item to every format's file of its split and to the index.</summary>
+    public void Add(ReleaseItem item)
+    {
+        counts.ItemsMatched++;
+        counts.Items++;
+        counts.Splits[item.Split] = counts.Splits.GetValueOrDefault(item.Split) + 1;
+        counts.Responses += item.Answers.Count;
+        foreach (var a in item.Answers)
+        {
+            guidelines[a.GuidelineVersion] = guidelines.GetValueOrDefault(a.GuidelineVersion) + 1;
+            raters.TryAdd(a.Annotator, raters.Count);
+        }
+        foreach (var o in outputs)
+        {
+            if (o.Split == item.Split)
+            {
+                o.File.Write(item);
+            }
+        }
+        Tally(item);
+        WriteIndex(item);
+        itemIndex++;
+    }
+
+    /// <summary>
+    /// Finishes every file, writes the dataset cards, and fills the manifest's counts, question figures and file
+    /// list. The caller writes the manifest itself.
+    /// </summary>
+    public void Complete(ReleaseManifest manifest)
+    {
+        counts.Annotators = raters.Count;
+        manifest.Counts = counts;
+        manifest.GuidelineVersions = guidelines;
+        foreach (var q in schema.Questions)
+        {
+            if (tallies.TryGetValue(q.Name, out var t))
+            {
+                manifest.Questions[q.Name] = t.Figures(q, methods.TryGetValue(q.Name, out var m) ? m : ConsensusMethods.Resolve(q, null));
+            }
+        }
+        foreach (var o in outputs)
+        {
+            o.File.Complete();
+            o.Stream.Flush();
+            manifest.Files.Add(new ReleaseFileEntry
+            {
+                Path = o.Path, Format = o.Format, Split = o.Split, Records = o.File.Records, Bytes = o.Stream.BytesWritten, Sha256 = o.Stream.Sha256(),
+            });
+        }
+        index.Complete();
+        manifest.Files.Add(new ReleaseFileEntry
+        {
+            Path = IndexPath, Format = "index", Records = index.Records, Bytes = indexStream.BytesWritten, Sha256 = indexStream.Sha256(),
+        });
+        foreach (var (folder, baseFormat) in cards)
+        {
+            var path = folder + "/README.md";
+            var text = HuggingFaceFolder.DatasetCard(manifest, folder, baseFormat);
+            using var stream = new HashingStream(create(path));
+            var bytes = new System.Text.UTF8Encoding(false).GetBytes(text);
+            stream.Write(bytes);
+            stream.Flush();
+            manifest.Files.Add(new ReleaseFileEntry { Path = path, Format = "card", Bytes = stream.BytesWritten, Sha256 = stream.Sha256() });
+        }
+    }
+
+    /// <summary>
+    /// One line per item: its ids, split and a SHA-256 of its content (fields, metadata, answers and consensus,
+    /// not the annotators' pseudonyms), so two releases can be compared without re-reading their formats.
+    /// </summary>
+    private void WriteIndex(ReleaseItem item)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WritePropertyName("f");
+            item.Fields.WriteTo(json);
+            json.WritePropertyName("m");
+            item.Metadata.WriteTo(json);
+            json.WriteStartArray("a");
+            foreach (var a in item.Answers)
+            {
+                json.WriteNumberValue(a.ResponseId);
+                a.Values.WriteTo(json);
+            }
+            json.WriteEndArray();
+            json.WriteStartObject("c");
+            foreach (var q in schema.Questions)
+            {
+                if (item.Consensus.TryGetValue(q.Name, out var c))
+                {
+                    json.WritePropertyName(q.Name);
+                    ConsensusJson.Write(json, c);
+                }
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        hash.AppendData(buffer.WrittenSpan);
+        var w = index.Json;
+        w.WriteStartObject();
+        w.WriteNumber("item_id", item.ItemId);
+        w.WriteString("external_id", item.ExternalId);
+        w.WriteString("split", item.Split);
+        w.WriteString("sha256", Convert.ToHexStringLower(hash.GetCurrentHash()));
+        w.WriteEndObject();
+        index.EndRecord();
+    }
+
+    private void Tally(ReleaseItem item)
+    {
+        foreach (var (name, c) in item.Consensus)
+        {
+            if (!tallies.TryGetValue(name, out var t))
+            {
+                tallies[name] = t = new QuestionTally();
+            }
+            t.Items++;
+            t.Answers += c.Answers;
+            if (!double.IsNaN(c.Confidence))
+            {
+                t.ConfidenceSum += c.Confidence;
+                t.ConfidenceCount++;
+            }
+            var q = schema.FindQuestion(name)!;
+            switch (c)
+            {
+                case RankingConsensus when c.Answers > 1:
+                    t.KendallSum += c.Confidence;
+                    t.KendallItems++;
+                    break;
+                case LabelConsensus:
+                case RatingConsensus:
+                case PreferenceConsensus:
+                    foreach (var a in item.Answers)
+                    {
+                        if (Code(schema, q, item.Fields, a.Values[name]) is { } value)
+                        {
+                            t.Ratings.Add(new Rating(itemIndex, raters[a.Annotator], value));
+                        }
+                    }
+                    break;
+            }
+        }
+    }
+
+    /// <summary>An answer as a number for agreement: label or choice index, or the rating.</summary>
+    private static double? Code(ProjectSchema schema, QuestionDefinition q, JsonObject fields, JsonNode? value)
+    {
+        switch (q.Type)
+        {
+            case SchemaTypes.Rating:
+                return JsonNumbers.Of(value);
+            case SchemaTypes.Label:
+                var label = value is JsonValue l && l.GetValueKind() == JsonValueKind.String ? (q.Labels ?? []).IndexOf(l.GetValue<string>()) : -1;
+                return label >= 0 ? label : null;
+            case SchemaTypes.Preference:
+                if (value?["choice"] is not JsonValue choice || choice.GetValueKind() != JsonValueKind.String)
+                {
+                    return null;
+                }
+                var field = schema.CandidatesFieldOf(q);
+                var ids = field is null ? [] : FieldValues.CandidateIds(fields[field]);
+                var text = choice.GetValue<string>();
+                var index = ids.IndexOf(text);
+                // Agreement is about which candidate won, not where it was stored: candidate indices, then tie and both bad.
+                return index >= 0 ? index : text == AnswerValidator.Tie ? 1000 : 1001;
+            default:
+                return null;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var o in outputs)
+        {
+            o.File.Dispose();
+            o.Stream.Dispose();
+        }
+        index.Dispose();
+        indexStream.Dispose();
+    }
+
+    private sealed record Output(string Format, string Split, string Path, HashingStream Stream, FormatFile File);
+
+    private sealed class QuestionTally
+    {
+        public long Items;
+        public long Answers;
+        public double ConfidenceSum;
+        public long ConfidenceCount;
+        public double KendallSum;
+        public long KendallItems;
+        public List<Rating> Ratings { get; } = [];
+
+        public QuestionFigures Figures(QuestionDefinition q, string method)
+        {
+            var figures = new QuestionFigures
+            {
+                Type = q.Type, Method = method, Items = Items, Answers = Answers,
+                MeanConfidence = ConfidenceCount == 0 ? null : Math.Round(ConfidenceSum / ConfidenceCount, 6),
+            };
+            if (q.Type == SchemaTypes.Ranking)
+            {
+                figures.AgreementMetric = "mean_kendall_w";
+                figures.Agreement = KendallItems == 0 ? null : Math.Round(KendallSum / KendallItems, 6);
+            }
+            else if (Ratings.Count > 0)
+            {
+                var level = q.Type == SchemaTypes.Rating ? MeasurementLevel.Interval : MeasurementLevel.Nominal;
+                figures.AgreementMetric = q.Type == SchemaTypes.Rating ? "krippendorff_alpha_interval" : "krippendorff_alpha_nominal";
+                var alpha = Agreement.KrippendorffAlpha(CollectionsMarshal.AsSpan(Ratings), level);
+                figures.Agreement = double.IsNaN(alpha) ? null : Math.Round(alpha, 6);
+            }
+            return figures;
+        }
+    }
+}

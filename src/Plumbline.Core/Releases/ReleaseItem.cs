@@ -1,0 +1,138 @@
+using System.Text.Json.Nodes;
+
+namespace Plumbline.Core.Releases;
+
+/// <summary>One person's answers to an item as a release sees them: after review corrections, with a pseudonym.</summary>
+/// <param name="ResponseId">The stored response id (lineage).</param>
+/// <param name="Annotator">The annotator's pseudonym for this release, or their real id when the manager asked for it.</param>
+/// <param name="GuidelineVersion">The guideline version the answer was given under.</param>
+/// <param name="Values">Answers keyed by question name.</param>
+public sealed record ReleaseAnswer(long ResponseId, string Annotator, int GuidelineVersion, JsonObject Values);
+
+/// <summary>
+/// One item on its way into a release: its fields, its answers, the consensus of every question, and its split.
+/// Formats turn this into zero or more records.
+/// </summary>
+public sealed class ReleaseItem
+{
+    public required long ItemId { get; init; }
+    public required string ExternalId { get; init; }
+    public required JsonObject Fields { get; init; }
+    public JsonObject Metadata { get; init; } = [];
+    /// <summary><c>train</c>, <c>validation</c> or <c>test</c>.</summary>
+    public string Split { get; init; } = Splits.Train;
+    public required IReadOnlyList<ReleaseAnswer> Answers { get; init; }
+    /// <summary>Consensus per question name; questions nobody answered are absent.</summary>
+    public required IReadOnlyDictionary<string, QuestionConsensus> Consensus { get; init; }
+
+    /// <summary>The consensus of a question, or null when it has none on this item.</summary>
+    public T? ConsensusOf<T>(string question) where T : QuestionConsensus =>
+        Consensus.TryGetValue(question, out var c) ? c as T : null;
+
+    /// <summary>
+    /// The least confident consensus over the item's questions (free-text questions have none): what the
+    /// release filter's minimum confidence compares against. 1 when no question has a confidence.
+    /// </summary>
+    public double Confidence
+    {
+        get
+        {
+            var min = 1.0;
+            foreach (var c in Consensus.Values)
+            {
+                if (!double.IsNaN(c.Confidence) && c.Confidence < min)
+                {
+                    min = c.Confidence;
+                }
+            }
+            return min;
+        }
+    }
+}
+
+/// <summary>The three split names, in the order files and manifests list them.</summary>
+public static class Splits
+{
+    public const string Train = "train";
+    public const string Validation = "validation";
+    public const string Test = "test";
+
+    public static readonly string[] All = [Train, Validation, Test];
+}
+
+/// <summary>The combined answer of several people to one question on one item.</summary>
+public abstract class QuestionConsensus
+{
+    public required string Question { get; init; }
+    /// <summary>The method that produced it (e.g. <c>majority</c>, <c>median</c>, <c>borda</c>).</summary>
+    public required string Method { get; init; }
+    /// <summary>How many answers went in.</summary>
+    public required int Answers { get; init; }
+    /// <summary>
+    /// In 0..1, how much the answers agree with the consensus (see each kind); NaN when the notion does not apply
+    /// (free text).
+    /// </summary>
+    public required double Confidence { get; init; }
+}
+
+/// <summary>Consensus of a <c>label</c> question: the winning label and the vote.</summary>
+public sealed class LabelConsensus : QuestionConsensus
+{
+    public required string Label { get; init; }
+    /// <summary>Votes per label, in schema order, labels without votes left out.</summary>
+    public required IReadOnlyList<KeyValuePair<string, int>> Votes { get; init; }
+}
+
+/// <summary>Consensus of a <c>multi_label</c> question: every label chosen by more than half of the answers.</summary>
+public sealed class MultiLabelConsensus : QuestionConsensus
+{
+    public required IReadOnlyList<string> Labels { get; init; }
+    /// <summary>Share of answers that chose each label, in schema order, labels nobody chose left out.</summary>
+    public required IReadOnlyList<KeyValuePair<string, double>> Shares { get; init; }
+}
+
+/// <summary>Consensus of a <c>rating</c> question.</summary>
+public sealed class RatingConsensus : QuestionConsensus
+{
+    public required double Value { get; init; }
+    /// <summary>The scale, so formats can normalise.</summary>
+    public required int Min { get; init; }
+    public required int Max { get; init; }
+    /// <summary>The individual ratings, in response order.</summary>
+    public required IReadOnlyList<double> Ratings { get; init; }
+
+    /// <summary>The consensus on 0..1 (0 = the scale's minimum).</summary>
+    public double Normalised => Max == Min ? 1 : (Value - Min) / (Max - Min);
+}
+
+/// <summary>Consensus of a <c>preference</c> question over two candidates.</summary>
+public sealed class PreferenceConsensus : QuestionConsensus
+{
+    /// <summary>A candidate id, <c>tie</c> or <c>both_bad</c>.</summary>
+    public required string Choice { get; init; }
+    /// <summary>The preferred candidate and the other one; null when the choice is a tie or both bad.</summary>
+    public string? Chosen { get; init; }
+    public string? Rejected { get; init; }
+    /// <summary>Mean strength (1 slightly … 3 much better) given by the answers that made the choice; NaN when not asked.</summary>
+    public required double Strength { get; init; }
+    /// <summary>Votes per choice, most votes first (ties by choice name).</summary>
+    public required IReadOnlyList<KeyValuePair<string, int>> Votes { get; init; }
+    /// <summary>Whether the choice names a winner (not a tie, not both bad).</summary>
+    public bool IsDecisive => Chosen is not null;
+}
+
+/// <summary>Consensus of a <c>ranking</c> question: candidates ordered best first by mean rank (Borda).</summary>
+public sealed class RankingConsensus : QuestionConsensus
+{
+    /// <summary>Candidate ids, best first.</summary>
+    public required IReadOnlyList<string> Order { get; init; }
+    /// <summary>Mean rank of each candidate in <see cref="Order"/> (1 = best), parallel to it.</summary>
+    public required IReadOnlyList<double> MeanRanks { get; init; }
+}
+
+/// <summary>The free-text answers of a <c>text</c> question kept by its method (all of them, or one).</summary>
+public sealed class TextConsensus : QuestionConsensus
+{
+    /// <summary>Each kept text with the response it came from.</summary>
+    public required IReadOnlyList<(string Text, ReleaseAnswer From)> Texts { get; init; }
+}

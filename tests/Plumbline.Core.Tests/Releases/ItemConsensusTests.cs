@@ -1,0 +1,143 @@
+using System.Text.Json.Nodes;
+using Plumbline.Core.Releases;
+using Plumbline.Core.Schema;
+using static Plumbline.Core.Tests.Releases.ReleaseTestData;
+
+namespace Plumbline.Core.Tests.Releases;
+
+public sealed class ItemConsensusTests
+{
+    [Fact]
+    public void Preference_TwoOfThree_ChoosesMajorityWithShareAndMeanStrength()
+    {
+        var schema = Template("pairwise");
+        var item = Item(schema, 1, Pair("Q", "A", "B"), Prefer("b", 3), Prefer("a", 1), Prefer("b", 2));
+
+        var c = item.ConsensusOf<PreferenceConsensus>("preference")!;
+
+        c.Choice.ShouldBe("b");
+        c.Chosen.ShouldBe("b");
+        c.Rejected.ShouldBe("a");
+        c.Confidence.ShouldBe(2 / 3.0, 1e-12);
+        c.Strength.ShouldBe(2.5, 1e-12); // mean of the strengths given with the winning choice: (3 + 2) / 2
+        c.Votes.Select(v => $"{v.Key}={v.Value}").ShouldBe(["b=2", "a=1"]);
+    }
+
+    [Fact]
+    public void Preference_SplitVote_IsATieNotTheFirstCandidate()
+    {
+        var schema = Template("pairwise");
+        var item = Item(schema, 1, Pair("Q", "A", "B"), Prefer("a"), Prefer("b"));
+
+        var c = item.ConsensusOf<PreferenceConsensus>("preference")!;
+
+        c.Choice.ShouldBe(AnswerValidator.Tie);
+        c.IsDecisive.ShouldBeFalse();
+        c.Confidence.ShouldBe(0.5);
+    }
+
+    [Fact]
+    public void Label_Majority_UsesVoteShareAndSchemaOrderOnTies()
+    {
+        var schema = Template("safety");
+        JsonObject Verdict(string v) => new() { ["verdict"] = v };
+        var fields = new JsonObject { ["prompt"] = Chat("x")["prompt"]!.DeepClone(), ["response"] = "r" };
+
+        var clear = Item(schema, 1, fields, Verdict("unsafe"), Verdict("unsafe"), Verdict("safe"), Verdict("unsafe")).ConsensusOf<LabelConsensus>("verdict")!;
+        var tied = Item(schema, 2, fields, Verdict("unsafe"), Verdict("safe")).ConsensusOf<LabelConsensus>("verdict")!;
+
+        clear.Label.ShouldBe("unsafe");
+        clear.Confidence.ShouldBe(0.75);
+        tied.Label.ShouldBe("safe"); // listed first in the schema
+        tied.Confidence.ShouldBe(0.5);
+    }
+
+    [Fact]
+    public void MultiLabel_KeepsLabelsChosenByMoreThanHalf()
+    {
+        var schema = Template("safety");
+        JsonObject Unsafe(params string[] cats) => new() { ["verdict"] = "unsafe", ["categories"] = new JsonArray(cats.Select(c => (JsonNode)c).ToArray()) };
+        var fields = new JsonObject { ["prompt"] = Chat("x")["prompt"]!.DeepClone(), ["response"] = "r" };
+
+        var c = Item(schema, 1, fields, Unsafe("hate", "privacy"), Unsafe("hate"), Unsafe("privacy", "defamation")).ConsensusOf<MultiLabelConsensus>("categories")!;
+
+        c.Labels.ShouldBe(["privacy", "hate"], ignoreOrder: true);
+        c.Labels.ShouldNotContain("defamation");
+        c.Confidence.ShouldBe(2 / 3.0, 1e-12); // the weakest majority: 2 of 3 for hate and privacy, 2 of 3 against defamation
+    }
+
+    [Theory]
+    [InlineData(ConsensusMethods.Median, 4.0)]
+    [InlineData(ConsensusMethods.Mean, 11 / 3.0)]
+    public void Rating_ConsensusAndConfidenceFromMeanAbsoluteDeviation(string method, double expected)
+    {
+        var schema = Template("rubric");
+        JsonObject Score(int v) => new() { ["accuracy"] = v };
+        var fields = new JsonObject { ["prompt"] = Chat("x")["prompt"]!.DeepClone(), ["response"] = "r" };
+
+        var c = Item(schema, 1, fields, new Dictionary<string, string> { ["accuracy"] = method }, Score(2), Score(4), Score(5))
+            .ConsensusOf<RatingConsensus>("accuracy")!;
+
+        c.Value.ShouldBe(expected, 1e-12);
+        var mad = (Math.Abs(2 - expected) + Math.Abs(4 - expected) + Math.Abs(5 - expected)) / 3;
+        c.Confidence.ShouldBe(1 - (mad / 4), 1e-12); // scale 1..5 has range 4
+        c.Normalised.ShouldBe((expected - 1) / 4, 1e-12);
+    }
+
+    [Fact]
+    public void Ranking_Borda_OrdersByMeanRankWithKendallW()
+    {
+        var schema = Template("ranking");
+        var fields = Pair("Q", "A", "B");
+        ((JsonArray)fields["candidates"]!).Add(new JsonObject { ["id"] = "c", ["content"] = "C" });
+        JsonObject Rank(params string[] order) => new() { ["ranking"] = new JsonArray(order.Select(o => (JsonNode)o).ToArray()) };
+
+        var c = Item(schema, 1, fields, Rank("b", "a", "c"), Rank("b", "c", "a"), Rank("a", "b", "c")).ConsensusOf<RankingConsensus>("ranking")!;
+
+        c.Order.ShouldBe(["b", "a", "c"]);
+        c.MeanRanks.ShouldBe([4 / 3.0, 2.0, 8 / 3.0], tolerance: 1e-12);
+        // Kendall's W: rank sums 6, 4, 8 around a mean of 6 give S = 8; W = 12·8 / (3²·(3³ − 3)) = 96 / 216.
+        c.Confidence.ShouldBe(96 / 216.0, 1e-12);
+    }
+
+    [Fact]
+    public void Ranking_BradleyTerry_AgreesWithBordaOnAClearOrder()
+    {
+        var schema = Template("ranking");
+        var fields = Pair("Q", "A", "B");
+        ((JsonArray)fields["candidates"]!).Add(new JsonObject { ["id"] = "c", ["content"] = "C" });
+        JsonObject Rank(params string[] order) => new() { ["ranking"] = new JsonArray(order.Select(o => (JsonNode)o).ToArray()) };
+        var methods = new Dictionary<string, string> { ["ranking"] = ConsensusMethods.BradleyTerry };
+
+        var c = Item(schema, 1, fields, methods, Rank("c", "a", "b"), Rank("c", "b", "a"), Rank("a", "c", "b")).ConsensusOf<RankingConsensus>("ranking")!;
+
+        c.Order[0].ShouldBe("c");
+        c.Method.ShouldBe(ConsensusMethods.BradleyTerry);
+    }
+
+    [Fact]
+    public void Resolve_MethodForAnotherType_SaysWhichApply()
+    {
+        var q = Template("pairwise").Questions[0];
+
+        var ex = Should.Throw<ReleaseException>(() => ConsensusMethods.Resolve(q, ConsensusMethods.Median));
+
+        ex.Message.ShouldContain("does not apply to question 'preference'");
+        ex.Message.ShouldContain("majority");
+    }
+
+    [Fact]
+    public void Text_First_KeepsOnlyTheEarliestAnswer()
+    {
+        var schema = Template("sft-write");
+        JsonObject Write(string t) => new() { ["ideal_response"] = t };
+        var methods = new Dictionary<string, string> { ["ideal_response"] = ConsensusMethods.First };
+
+        var all = Item(schema, 1, Chat("x"), Write("one"), Write("two")).ConsensusOf<TextConsensus>("ideal_response")!;
+        var first = Item(schema, 1, Chat("x"), methods, Write("one"), Write("two")).ConsensusOf<TextConsensus>("ideal_response")!;
+
+        all.Texts.Select(t => t.Text).ShouldBe(["one", "two"]);
+        first.Texts.Select(t => t.Text).ShouldBe(["one"]);
+        double.IsNaN(first.Confidence).ShouldBeTrue();
+    }
+}
