@@ -1,0 +1,78 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
+
+#nullable disable
+
+namespace Plumbline.Data.Migrations.Postgres
+{
+    /// <inheritdoc />
+    public partial class Releases : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "release_secrets",
+                columns: table => new
+                {
+                    project_id = table.Column<long>(type: "bigint", nullable: false),
+                    key = table.Column<byte[]>(type: "bytea", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_release_secrets", x => x.project_id);
+                    table.ForeignKey(
+                        name: "FK_release_secrets_projects_project_id",
+                        column: x => x.project_id,
+                        principalTable: "projects",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "releases",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    project_id = table.Column<long>(type: "bigint", nullable: false),
+                    version = table.Column<int>(type: "integer", nullable: false),
+                    status = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    settings_json = table.Column<string>(type: "text", nullable: false),
+                    manifest_json = table.Column<string>(type: "text", nullable: true),
+                    location = table.Column<string>(type: "character varying(1024)", maxLength: 1024, nullable: false),
+                    remote_location = table.Column<string>(type: "character varying(1024)", maxLength: 1024, nullable: true),
+                    items = table.Column<long>(type: "bigint", nullable: false),
+                    created_by_id = table.Column<long>(type: "bigint", nullable: false),
+                    created_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_releases", x => x.id);
+                    table.ForeignKey(
+                        name: "FK_releases_projects_project_id",
+                        column: x => x.project_id,
+                        principalTable: "projects",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_releases_project_id_version",
+                table: "releases",
+                columns: new[] { "project_id", "version" },
+                unique: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "release_secrets");
+
+            migrationBuilder.DropTable(
+                name: "releases");
+        }
+    }
+}
