@@ -8,6 +8,7 @@ using Plumbline.Server.Features.Import;
 using Plumbline.Server.Features.Pages;
 using Plumbline.Server.Features.Projects;
 using Plumbline.Server.Features.Queue;
+using Plumbline.Server.Features.Releases;
 
 namespace Plumbline.Server.Hosting;
 
@@ -48,6 +49,8 @@ public static class PlumblineApp
         services.AddScoped<QueueService>();
         services.AddScoped<ImportService>();
         services.AddScoped<ExportService>();
+        services.AddSingleton<ReleaseStorage>();
+        services.AddScoped<ReleaseService>();
 
         services.AddAuthentication(SmartScheme)
             .AddPolicyScheme(SmartScheme, "API token or sign-in cookie", o => o.ForwardDefaultSelector = ctx =>
@@ -96,6 +99,7 @@ public static class PlumblineApp
         app.MapQueueEndpoints();
         app.MapImportEndpoints();
         app.MapExportEndpoints();
+        app.MapReleaseEndpoints();
         app.MapPageEndpoints();
         return app;
     }

@@ -238,7 +238,7 @@ public sealed class ReleaseFormatTests
         var card = Encoding.UTF8.GetString(files["hf-trl-preference/README.md"]);
         card.ShouldStartWith("---\n");
         var yaml = card[4..card.IndexOf("\n---\n", StringComparison.Ordinal)];
-        yaml.ShouldContain("pretty_name: \"Test project (v1)\"");
+        yaml.ShouldContain("pretty_name: \"Test project\"");
         yaml.ShouldContain("configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train.jsonl\n  - split: test\n    path: data/test.jsonl");
         yaml.ShouldNotContain("validation"); // an empty split is not declared
         yaml.ShouldContain("size_categories:\n- n<1K");

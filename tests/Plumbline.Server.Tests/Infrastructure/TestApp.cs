@@ -32,6 +32,9 @@ public sealed class TestApp : WebApplicationFactory<Program>
     public ManualClock Clock { get; } = new();
     public DatabaseSettings Database { get; }
     private readonly string? tempFolder;
+
+    /// <summary>Where this app writes release folders; removed with the app.</summary>
+    public string ReleasesFolder { get; } = Path.Combine(Path.GetTempPath(), "plumbline-releases-" + Guid.NewGuid().ToString("N")[..12]);
     private Uri? baseAddress;
 
     public TestApp(string provider)
@@ -70,6 +73,7 @@ public sealed class TestApp : WebApplicationFactory<Program>
         builder.UseSetting("urls", "http://127.0.0.1:0");
         builder.UseSetting("PLUMBLINE_ADMIN_TOKEN", AdminToken);
         builder.UseSetting("PLUMBLINE_ADMIN_PASSWORD", "admin-password-123");
+        builder.UseSetting("PLUMBLINE_RELEASES", ReleasesFolder);
         builder.ConfigureServices(services =>
         {
             services.AddSingleton(Database);
@@ -115,6 +119,10 @@ public sealed class TestApp : WebApplicationFactory<Program>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
+        if (disposing && Directory.Exists(ReleasesFolder))
+        {
+            Directory.Delete(ReleasesFolder, recursive: true);
+        }
         if (disposing && tempFolder is not null)
         {
             try

@@ -20,7 +20,8 @@ public static class HuggingFaceFolder
         var records = files.Sum(f => f.Records);
         var sb = new StringBuilder();
         sb.Append("---\n");
-        sb.Append("pretty_name: ").Append(Yaml($"{manifest.ProjectName} (v{manifest.Version})")).Append('\n');
+        // No release number here or below: the same project state and settings must give the same bytes in v1 and v2.
+        sb.Append("pretty_name: ").Append(Yaml(manifest.ProjectName)).Append('\n');
         sb.Append("tags:\n- plumbline\n- human-feedback\n- ").Append(baseFormat).Append('\n');
         sb.Append("task_categories:\n- ").Append(baseFormat is "safety" ? "text-classification" : "text-generation").Append('\n');
         sb.Append("size_categories:\n- ").Append(SizeCategory(records)).Append('\n');
@@ -31,7 +32,7 @@ public static class HuggingFaceFolder
             sb.Append("    path: ").Append(f.Path[(folder.Length + 1)..]).Append('\n');
         }
         sb.Append("---\n\n");
-        sb.Append("# ").Append(manifest.ProjectName).Append(" — release v").Append(manifest.Version.ToString(CultureInfo.InvariantCulture)).Append("\n\n");
+        sb.Append("# ").Append(manifest.ProjectName).Append("\n\n");
         sb.Append("Built by Plumbline ").Append(manifest.Software).Append(" from the consensus of human annotations. Format: `")
             .Append(baseFormat).Append("`.\n\n");
         sb.Append("| split | records |\n|---|---|\n");
@@ -68,7 +69,7 @@ public static class HuggingFaceFolder
                 .Append(".\n\n");
         }
         sb.Append("Each record's `lineage` names the item, the responses and the annotators (pseudonymised per release) it comes from. ")
-            .Append("`manifest.json` in the release lists every file with its SHA-256.\n");
+            .Append("`manifest.json` in the release names its version and lists every file with its SHA-256.\n");
         return sb.ToString();
     }
 

@@ -1,0 +1,323 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
+using Plumbline.Core;
+using Plumbline.Core.Releases;
+using Plumbline.Core.Schema;
+using Plumbline.Data;
+using Plumbline.Server.Features.Auth;
+
+namespace Plumbline.Server.Features.Releases;
+
+/// <summary>
+/// Builds releases: reads a project's items and submitted responses in keyset pages, computes each item's
+/// consensus, and streams every format into a new numbered folder. Nothing grows with the project but the
+/// agreement figures (16 bytes per answer) and, for a stratified split, each item's stratum.
+/// </summary>
+public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage, TimeProvider clock, ILogger<ReleaseService> log)
+{
+    private const int PageSize = 1000;
+    private const string Building = "building";
+    private const string Ready = "ready";
+
+    /// <summary>The Plumbline version written into manifests.</summary>
+    public static string SoftwareVersion { get; } = "plumbline " + (typeof(ReleaseBuilder).Assembly
+        .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0");
+
+    /// <summary>
+    /// Builds release v(n+1) of the project. Throws <see cref="ReleaseException"/> for settings that do not fit the
+    /// project, before anything is stored.
+    /// </summary>
+    public async Task<Release> CreateAsync(long projectId, long userId, CreateReleaseRequest request, CancellationToken ct)
+    {
+        var project = await db.Projects.AsNoTracking().FirstAsync(p => p.Id == projectId, ct);
+        var schema = ProjectSchema.Parse(project.SchemaJson);
+        var settings = ResolvedReleaseSettings.From(request, schema);
+        // Binding the formats checks that they fit before a number is taken or a folder made.
+        using (new ReleaseBuilder(schema, settings.Formats, settings.Methods, true, _ => Stream.Null))
+        {
+        }
+
+        var release = await ReserveVersionAsync(projectId, userId, settings, ct);
+        var folder = storage.FolderOf(projectId, release.Version);
+        var partial = folder + ".partial-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            var manifest = new ReleaseManifest
+            {
+                ProjectId = projectId, ProjectName = project.Name, Version = release.Version, Software = SoftwareVersion, Settings = settings.ToNode(),
+            };
+            await WriteFilesAsync(project, schema, settings, manifest, partial, ct);
+            var manifestJson = JsonSerializer.Serialize(manifest, ManifestJson.Options);
+            await File.WriteAllTextAsync(Path.Combine(partial, "manifest.json"), manifestJson + "\n", new UTF8Encoding(false), ct);
+            if (Directory.Exists(folder))
+            {
+                // Left by a crash after the move but before the row was marked ready: this number was never published.
+                Directory.Delete(folder, recursive: true);
+            }
+            Directory.Move(partial, folder);
+
+            release.Status = Ready;
+            release.ManifestJson = manifestJson;
+            release.Items = manifest.Counts.Items;
+            db.Record(clock, userId, projectId, "release.create", "release", release.Version,
+                new { formats = settings.Formats, items = manifest.Counts.Items });
+            await db.SaveChangesAsync(CancellationToken.None);
+            return release;
+        }
+        catch
+        {
+            TryDelete(partial);
+            db.Releases().Remove(release);
+            await db.SaveChangesAsync(CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>Takes the next version number with a row in state <c>building</c>; the unique index settles races.</summary>
+    private async Task<Release> ReserveVersionAsync(long projectId, long userId, ResolvedReleaseSettings settings, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var last = await db.Releases().Where(r => r.ProjectId == projectId).MaxAsync(r => (int?)r.Version, ct) ?? 0;
+            var release = new Release
+            {
+                ProjectId = projectId, Version = last + 1, Status = Building, SettingsJson = settings.ToJson(),
+                Location = storage.FolderOf(projectId, last + 1), CreatedById = userId, CreatedAt = clock.GetUtcNow().UtcDateTime,
+            };
+            db.Releases().Add(release);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+                return release;
+            }
+            catch (DbUpdateException) when (attempt < 10)
+            {
+                db.Entry(release).State = EntityState.Detached;
+            }
+        }
+    }
+
+    private async Task WriteFilesAsync(Project project, ProjectSchema schema, ResolvedReleaseSettings settings, ReleaseManifest manifest,
+        string folder, CancellationToken ct)
+    {
+        Directory.CreateDirectory(folder);
+        var annotators = await AnnotatorNamesAsync(project.Id, settings, ct);
+        var splits = new SplitAssigner(settings.Seed, settings.Validation, settings.Test);
+        var stratified = settings.StratifyBy is null ? null : splits.Stratified(await StrataAsync(project, settings, ct));
+
+        using var builder = new ReleaseBuilder(schema, settings.Formats, settings.Methods, lineage: true, path =>
+        {
+            var full = ReleaseStorage.Inside(folder, path) ?? throw new InvalidOperationException($"release path '{path}' leaves the release folder");
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            return new FileStream(full, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.SequentialScan);
+        });
+        await foreach (var page in PagesAsync(project, settings, ct))
+        {
+            foreach (var row in page)
+            {
+                if (row.Answers.Count == 0)
+                {
+                    builder.Skip(settings.OnlyReviewed ? "no accepted or corrected answers" : "no submitted answers");
+                    continue;
+                }
+                var fields = JsonNode.Parse(row.FieldsJson)!.AsObject();
+                var answers = row.Answers.Select(a => new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values)).ToList();
+                var item = new ReleaseItem
+                {
+                    ItemId = row.Id, ExternalId = row.ExternalId, Fields = fields, Metadata = row.Metadata, Answers = answers,
+                    Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, fields, answers),
+                    Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
+                };
+                if (item.Confidence < settings.MinConfidence)
+                {
+                    builder.Skip("consensus confidence below " + settings.MinConfidence.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    continue;
+                }
+                builder.Add(item);
+            }
+        }
+        builder.Complete(manifest);
+    }
+
+    /// <summary>Pseudonyms under a salt derived from the project's secret and the settings, or e-mail addresses when asked.</summary>
+    private async Task<Func<long, string>> AnnotatorNamesAsync(long projectId, ResolvedReleaseSettings settings, CancellationToken ct)
+    {
+        if (settings.RealAnnotatorIds)
+        {
+            // Everyone who answered in the project, members or not any more.
+            var emails = await db.Users.AsNoTracking()
+                .Where(u => db.Responses.Any(r => r.ProjectId == projectId && r.UserId == u.Id))
+                .ToDictionaryAsync(u => u.Id, u => u.Email, ct);
+            return id => emails.TryGetValue(id, out var e) ? e : "user-" + id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var secret = await db.Set<ReleaseSecret>().AsNoTracking().FirstOrDefaultAsync(s => s.ProjectId == projectId, ct);
+        if (secret is null)
+        {
+            secret = new ReleaseSecret { ProjectId = projectId, Key = RandomNumberGenerator.GetBytes(32) };
+            db.Set<ReleaseSecret>().Add(secret);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException)
+            {
+                // Another release of the project created it first: use theirs.
+                db.Entry(secret).State = EntityState.Detached;
+                secret = await db.Set<ReleaseSecret>().AsNoTracking().FirstAsync(s => s.ProjectId == projectId, ct);
+            }
+        }
+        // Real ids are excluded from the salt's input so the choice cannot be inferred from pseudonyms; the rest of the settings are in.
+        var salt = HMACSHA256.HashData(secret.Key, Encoding.UTF8.GetBytes(settings.ToJson()));
+        return new Pseudonymizer(salt).Of;
+    }
+
+    /// <summary>Each matching item's stratum (the metadata value as text, empty when missing), for a stratified split.</summary>
+    private async Task<List<(long, string, string)>> StrataAsync(Project project, ResolvedReleaseSettings settings, CancellationToken ct)
+    {
+        var result = new List<(long, string, string)>();
+        long after = 0;
+        while (true)
+        {
+            var rows = await ItemQuery(project, settings, after).Select(i => new { i.Id, i.ExternalId, i.MetadataJson }).Take(PageSize).ToListAsync(ct);
+            if (rows.Count == 0)
+            {
+                return result;
+            }
+            after = rows[^1].Id;
+            foreach (var row in rows)
+            {
+                var metadata = JsonNode.Parse(row.MetadataJson) as JsonObject ?? [];
+                if (MatchesMetadata(metadata, settings.Metadata))
+                {
+                    result.Add((row.Id, row.ExternalId, Text(metadata[settings.StratifyBy!]) ?? ""));
+                }
+            }
+        }
+    }
+
+    private IQueryable<Item> ItemQuery(Project project, ResolvedReleaseSettings settings, long after)
+    {
+        var query = db.Items.AsNoTracking().Where(i => i.ProjectId == project.Id && i.Id > after);
+        if (settings.Status == ResolvedReleaseSettings.StatusComplete)
+        {
+            var overlap = project.Overlap;
+            query = query.Where(i => i.SubmittedCount >= overlap);
+        }
+        if (settings.ExcludeGold)
+        {
+            query = query.Where(i => i.GoldJson == null);
+        }
+        return query.OrderBy(i => i.Id);
+    }
+
+    private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, JsonObject Values);
+
+    private sealed record ItemRow(long Id, string ExternalId, string FieldsJson, JsonObject Metadata, List<AnswerRow> Answers);
+
+    /// <summary>
+    /// Matching items in id order, a page at a time, each with its usable answers in response-id order: submitted,
+    /// not rejected by their latest review, a correction's values in place of the original.
+    /// </summary>
+    private async IAsyncEnumerable<List<ItemRow>> PagesAsync(Project project, ResolvedReleaseSettings settings,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        long after = 0;
+        while (true)
+        {
+            var items = await ItemQuery(project, settings, after)
+                .Select(i => new { i.Id, i.ExternalId, i.FieldsJson, i.MetadataJson }).Take(PageSize).ToListAsync(ct);
+            if (items.Count == 0)
+            {
+                yield break;
+            }
+            long first = items[0].Id, last = items[^1].Id;
+            after = last;
+            var responses = await db.Responses.AsNoTracking()
+                .Where(r => r.ProjectId == project.Id && r.ItemId >= first && r.ItemId <= last && r.Status == "submitted")
+                .OrderBy(r => r.ItemId).ThenBy(r => r.Id)
+                .Select(r => new { r.Id, r.ItemId, r.UserId, r.GuidelineVersion, r.ValuesJson }).ToListAsync(ct);
+            var reviews = await db.Reviews.AsNoTracking()
+                .Where(v => v.ProjectId == project.Id && db.Responses.Any(r => r.Id == v.ResponseId && r.ItemId >= first && r.ItemId <= last))
+                .OrderBy(v => v.Id).Select(v => new { v.ResponseId, v.Verdict, v.CorrectedValuesJson }).ToListAsync(ct);
+            // The latest verdict on a response decides.
+            var latest = new Dictionary<long, (string Verdict, string? Corrected)>();
+            foreach (var v in reviews)
+            {
+                latest[v.ResponseId] = (v.Verdict, v.CorrectedValuesJson);
+            }
+            var byItem = responses.ToLookup(r => r.ItemId);
+            var page = new List<ItemRow>(items.Count);
+            foreach (var i in items)
+            {
+                var metadata = JsonNode.Parse(i.MetadataJson) as JsonObject ?? [];
+                if (!MatchesMetadata(metadata, settings.Metadata))
+                {
+                    continue;
+                }
+                var answers = new List<AnswerRow>(3);
+                foreach (var r in byItem[i.Id])
+                {
+                    var reviewed = latest.TryGetValue(r.Id, out var review);
+                    if ((reviewed && review.Verdict == "reject") || (settings.OnlyReviewed && !reviewed))
+                    {
+                        continue;
+                    }
+                    var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? review.Corrected : r.ValuesJson;
+                    answers.Add(new AnswerRow(r.Id, r.UserId, r.GuidelineVersion, JsonNode.Parse(values) as JsonObject ?? []));
+                }
+                page.Add(new ItemRow(i.Id, i.ExternalId, i.FieldsJson, metadata, answers));
+            }
+            yield return page;
+        }
+    }
+
+    private static bool MatchesMetadata(JsonObject metadata, SortedDictionary<string, string> wanted)
+    {
+        foreach (var (key, value) in wanted)
+        {
+            if (Text(metadata[key]) != value)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static string? Text(JsonNode? node) => node switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        _ => node.ToJsonString(),
+    };
+
+    private void TryDelete(string folder)
+    {
+        try
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+        catch (IOException ex)
+        {
+            log.LogWarning(ex, "Could not remove the unfinished release folder {Folder}", folder);
+        }
+    }
+}
+
+/// <summary>How manifests are written: camelCase, indented, non-ASCII unescaped.</summary>
+public static class ManifestJson
+{
+    public static readonly JsonSerializerOptions Options = new(StoredJson.Options) { WriteIndented = true };
+}
+
+/// <summary>Access to the release tables, which live beside this feature rather than on the shared context.</summary>
+public static class ReleaseSets
+{
+    public static DbSet<Release> Releases(this PlumblineDbContext db) => db.Set<Release>();
+}

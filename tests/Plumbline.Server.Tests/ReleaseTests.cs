@@ -1,0 +1,226 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Plumbline.Server.Tests;
+
+/// <summary>Releases over real HTTP on both providers: built from real annotations, read back through the download endpoint.</summary>
+public class ReleaseTests
+{
+    /// <summary>
+    /// A pairwise project of <paramref name="items"/> items, answered by three annotators. Everyone prefers the "Good"
+    /// candidate, except that the third annotator dissents on item-0 (so its consensus is 2 of 3).
+    /// </summary>
+    private static async Task<(Scenario S, long Project, List<string> Annotators)> AnsweredPairsAsync(string provider, int items = 4)
+    {
+        var s = new Scenario(SharedApps.Get(provider));
+        var project = await s.CreateProjectAsync("pairwise", overlap: 3);
+        await s.ImportPairsAsync(project, items);
+        var emails = new List<string>();
+        for (var a = 0; a < 3; a++)
+        {
+            var (client, email) = await s.MemberAsync(project);
+            emails.Add(email);
+            while (await Scenario.NextAsync(client, project) is { } task)
+            {
+                var candidates = task["fields"]!["candidates"]!.AsArray();
+                var dissent = a == 2 && task["externalId"]?.GetValue<string>() == "item-0";
+                var pick = candidates.First(c => c!["content"]!.GetValue<string>().StartsWith("Good", StringComparison.Ordinal) != dissent)!;
+                var values = new JsonObject { ["preference"] = new JsonObject { ["choice"] = pick["id"]!.GetValue<string>(), ["strength"] = a + 1 } };
+                await (await Scenario.SubmitAsync(client, task["assignmentId"]!.GetValue<long>(), values)).ShouldHaveStatusAsync(HttpStatusCode.OK);
+            }
+        }
+        return (s, project, emails);
+    }
+
+    private static async Task<JsonObject> CreateAsync(Scenario s, long project, object body, HttpStatusCode expected = HttpStatusCode.Created)
+    {
+        var response = await s.Admin.PostAsJsonAsync($"api/v1/projects/{project}/releases", body);
+        await response.ShouldHaveStatusAsync(expected);
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+    }
+
+    private static async Task<byte[]> DownloadAsync(HttpClient client, long project, int version, string path)
+    {
+        var response = await client.GetAsync($"api/v1/projects/{project}/releases/{version}/files/{path}");
+        await response.ShouldHaveStatusAsync(HttpStatusCode.OK);
+        return await response.Content.ReadAsByteArrayAsync();
+    }
+
+    private static List<JsonObject> Lines(byte[] bytes) =>
+        Encoding.UTF8.GetString(bytes).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Create_AnsweredPairs_TrlPreferenceFromConsensusWithPseudonymousLineage(string provider)
+    {
+        var (s, project, emails) = await AnsweredPairsAsync(provider);
+
+        var created = await CreateAsync(s, project, new { formats = new[] { "trl-preference", "hf" }, split = new { validation = 0, test = 0 } });
+
+        created["release"]!["version"]!.GetValue<int>().ShouldBe(1);
+        var manifest = created["manifest"]!;
+        manifest["counts"]!["items"]!.GetValue<long>().ShouldBe(4);
+        manifest["counts"]!["responses"]!.GetValue<long>().ShouldBe(12);
+        manifest["counts"]!["annotators"]!.GetValue<int>().ShouldBe(3);
+        manifest["questions"]!["preference"]!["method"]!.GetValue<string>().ShouldBe("majority");
+        manifest["guidelineVersions"]!.AsObject().Count.ShouldBe(1);
+        var records = Lines(await DownloadAsync(s.Admin, project, 1, "trl-preference/train.jsonl"));
+        records.Count.ShouldBe(4);
+        foreach (var r in records)
+        {
+            var i = r["lineage"]!["external_id"]!.GetValue<string>()["item-".Length..];
+            r["prompt"]!.GetValue<string>().ShouldBe($"Question {i}?");
+            r["chosen"]!.GetValue<string>().ShouldBe($"Good answer {i}");
+            r["rejected"]!.GetValue<string>().ShouldBe($"Bad answer {i}");
+            r["lineage"]!["response_ids"]!.AsArray().Count.ShouldBe(3);
+            var annotators = r["lineage"]!["annotators"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+            annotators.ShouldAllBe(a => a.StartsWith("a_", StringComparison.Ordinal));
+            annotators.Distinct().Count().ShouldBe(3);
+        }
+        var text = Encoding.UTF8.GetString(await DownloadAsync(s.Admin, project, 1, "trl-preference/train.jsonl"));
+        emails.ShouldAllBe(e => !text.Contains(e, StringComparison.Ordinal));
+        // The file's hash in the manifest is the hash of the bytes served.
+        var entry = manifest["files"]!.AsArray().First(f => f!["path"]!.GetValue<string>() == "trl-preference/train.jsonl")!;
+        entry["sha256"]!.GetValue<string>().ShouldBe(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text))));
+        var card = Encoding.UTF8.GetString(await DownloadAsync(s.Admin, project, 1, "hf-trl-preference/README.md"));
+        card.ShouldContain("  - split: train\n    path: data/train.jsonl");
+        Lines(await DownloadAsync(s.Admin, project, 1, "hf-trl-preference/data/train.jsonl")).Count.ShouldBe(4);
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Create_SameStateAndSettingsTwice_ByteIdenticalFilesAndHashes(string provider)
+    {
+        var (s, project, _) = await AnsweredPairsAsync(provider, items: 6);
+        var settings = new { formats = new[] { "trl-preference-chat", "raw", "csv", "reward-pairs", "hf" }, split = new { validation = 0.2, test = 0.2, seed = 11 } };
+
+        var first = await CreateAsync(s, project, settings);
+        var second = await CreateAsync(s, project, settings);
+
+        second["release"]!["version"]!.GetValue<int>().ShouldBe(2);
+        var files1 = first["manifest"]!["files"]!.AsArray();
+        var files2 = second["manifest"]!["files"]!.AsArray();
+        files2.ToJsonString().ShouldBe(files1.ToJsonString());
+        foreach (var f in files1)
+        {
+            var path = f!["path"]!.GetValue<string>();
+            var bytes1 = await DownloadAsync(s.Admin, project, 1, path);
+            var bytes2 = await DownloadAsync(s.Admin, project, 2, path);
+            bytes2.ShouldBe(bytes1, path);
+            Convert.ToHexStringLower(SHA256.HashData(bytes1)).ShouldBe(f["sha256"]!.GetValue<string>(), path);
+        }
+        files1.Count.ShouldBe((5 * 3) + 1 + 1); // five formats × three splits, the index, the dataset card
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Diff_NewItemsAndAChangedAnswer_CountedAsAddedAndChanged(string provider)
+    {
+        var (s, project, _) = await AnsweredPairsAsync(provider, items: 3);
+        await CreateAsync(s, project, new { formats = new[] { "raw" } });
+        // Two more items, answered by a fourth annotator; and an extra answer on item-0 would exceed overlap,
+        // so the change comes from a reviewer's correction of one response.
+        await s.ImportAsync(project, """
+            {"id":"item-10","prompt":"Question 10?","chosen":"Good answer 10","rejected":"Bad answer 10"}
+            {"id":"item-11","prompt":"Question 11?","chosen":"Good answer 11","rejected":"Bad answer 11"}
+            """);
+        var (late, _) = await s.MemberAsync(project);
+        while (await Scenario.NextAsync(late, project) is { } task)
+        {
+            var id = task["fields"]!["candidates"]![0]!["id"]!.GetValue<string>();
+            await (await Scenario.SubmitAsync(late, task["assignmentId"]!.GetValue<long>(), Scenario.Prefer(id))).ShouldHaveStatusAsync(HttpStatusCode.OK);
+        }
+        await using (var db = s.App.NewDbContext())
+        {
+            var item = db.Items.Single(i => i.ProjectId == project && i.ExternalId == "item-1");
+            var response = db.Responses.OrderBy(r => r.Id).First(r => r.ItemId == item.Id);
+            db.Reviews.Add(new Data.Review { ProjectId = project, ResponseId = response.Id, ReviewerId = 1, Verdict = "reject", CreatedAt = DateTime.UtcNow });
+            await db.SaveChangesAsync();
+        }
+        await CreateAsync(s, project, new { formats = new[] { "raw" } });
+
+        var diff = await s.Admin.GetFromJsonAsync<JsonObject>($"api/v1/projects/{project}/releases/v1/diff/v2");
+
+        diff!["added"]!.GetValue<long>().ShouldBe(2);
+        diff["addedIds"]!.AsArray().Select(i => i!.GetValue<string>()).ShouldBe(["item-10", "item-11"]);
+        diff["removed"]!.GetValue<long>().ShouldBe(0);
+        diff["changed"]!.GetValue<long>().ShouldBe(1);
+        diff["changedIds"]!.AsArray().Single()!.GetValue<string>().ShouldBe("item-1");
+        diff["unchanged"]!.GetValue<long>().ShouldBe(2);
+        var v2 = Lines(await DownloadAsync(s.Admin, project, 2, "raw/train.jsonl"))
+            .Concat(Lines(await DownloadAsync(s.Admin, project, 2, "raw/validation.jsonl")))
+            .Concat(Lines(await DownloadAsync(s.Admin, project, 2, "raw/test.jsonl")));
+        v2.Single(r => r["external_id"]!.GetValue<string>() == "item-1")["answers"]!.AsArray().Count.ShouldBe(2); // the rejected response is out
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Create_FilterMinConfidence_LeavesOutTheContestedItem(string provider)
+    {
+        var (s, project, emails) = await AnsweredPairsAsync(provider);
+
+        var created = await CreateAsync(s, project, new
+        {
+            formats = new[] { "trl-preference" }, filter = new { minConfidence = 0.9 }, split = new { validation = 0, test = 0 }, realAnnotatorIds = true,
+        });
+
+        var counts = created["manifest"]!["counts"]!;
+        counts["items"]!.GetValue<long>().ShouldBe(3);
+        counts["itemsMatched"]!.GetValue<long>().ShouldBe(4);
+        counts["excluded"]!["consensus confidence below 0.9"]!.GetValue<long>().ShouldBe(1);
+        var records = Lines(await DownloadAsync(s.Admin, project, 1, "trl-preference/train.jsonl"));
+        records.ShouldAllBe(r => r["lineage"]!["external_id"]!.GetValue<string>() != "item-0");
+        records[0]["lineage"]!["annotators"]!.AsArray().Select(a => a!.GetValue<string>()).ShouldBe(emails, ignoreOrder: true);
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Create_FormatThatDoesNotFit_400AndNothingCreated(string provider)
+    {
+        var s = new Scenario(SharedApps.Get(provider));
+        var project = await s.CreateProjectAsync("sft-write");
+
+        var response = await s.Admin.PostAsJsonAsync($"api/v1/projects/{project}/releases", new { formats = new[] { "trl-sft", "trl-preference" } });
+
+        await response.ShouldHaveStatusAsync(HttpStatusCode.BadRequest);
+        (await response.Content.ReadAsStringAsync()).ShouldContain("format 'trl-preference' needs pairs of candidates");
+        (await s.Admin.GetFromJsonAsync<JsonArray>($"api/v1/projects/{project}/releases"))!.Count.ShouldBe(0);
+        var badMethod = await s.Admin.PostAsJsonAsync($"api/v1/projects/{project}/releases",
+            new { formats = new[] { "trl-sft" }, methods = new Dictionary<string, string> { ["ideal_response"] = "median" } });
+        await badMethod.ShouldHaveStatusAsync(HttpStatusCode.BadRequest);
+        (await badMethod.Content.ReadAsStringAsync()).ShouldContain("use all or first");
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Releases_OnlyManagers_AnnotatorForbiddenOutsiderNotFound(string provider)
+    {
+        var (s, project, _) = await AnsweredPairsAsync(provider, items: 1);
+        await CreateAsync(s, project, new { formats = new[] { "raw" } });
+        var (annotator, _) = await s.MemberAsync(project, "annotator");
+        var (reviewer, _) = await s.MemberAsync(project, "reviewer");
+        var (manager, _) = await s.MemberAsync(project, "manager");
+        var other = await s.CreateProjectAsync("pairwise");
+        var (outsider, _) = await s.MemberAsync(other, "manager");
+
+        (await annotator.GetAsync($"api/v1/projects/{project}/releases")).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        (await reviewer.GetAsync($"api/v1/projects/{project}/releases/1/files/raw/train.jsonl")).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        (await annotator.PostAsJsonAsync($"api/v1/projects/{project}/releases", new { formats = new[] { "raw" } })).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        (await outsider.GetAsync($"api/v1/projects/{project}/releases/1")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        var list = await manager.GetFromJsonAsync<JsonArray>($"api/v1/projects/{project}/releases");
+        list!.Single()!["name"]!.GetValue<string>().ShouldBe("v1");
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Download_PathOutsideTheRelease_NotFound(string provider)
+    {
+        var (s, project, _) = await AnsweredPairsAsync(provider, items: 1);
+        await CreateAsync(s, project, new { formats = new[] { "raw" } });
+
+        (await s.Admin.GetAsync($"api/v1/projects/{project}/releases/1/files/..%2F..%2Fplumbline.db")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        (await s.Admin.GetAsync($"api/v1/projects/{project}/releases/1/files/raw/nothing.jsonl")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        (await s.Admin.GetAsync($"api/v1/projects/{project}/releases/9")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        (await s.Admin.GetAsync($"api/v1/projects/{project}/releases/1/files/manifest.json")).StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+}
