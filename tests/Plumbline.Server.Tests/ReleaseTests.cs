@@ -10,7 +10,7 @@ public class ReleaseTests
     /// A pairwise project of <paramref name="items"/> items, answered by three annotators. Everyone prefers the "Good"
     /// candidate, except that the third annotator dissents on item-0 (so its consensus is 2 of 3).
     /// </summary>
-    private static async Task<(Scenario S, long Project, List<string> Annotators)> AnsweredPairsAsync(string provider, int items = 4)
+    internal static async Task<(Scenario S, long Project, List<string> Annotators)> AnsweredPairsAsync(string provider, int items = 4)
     {
         var s = new Scenario(SharedApps.Get(provider));
         var project = await s.CreateProjectAsync("pairwise", overlap: 3);
