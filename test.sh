@@ -42,6 +42,17 @@ run_pg "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
   || { cat "$pgdir/log"; echo "0 passed, 1 failed"; exit 1; }
 export PLUMBLINE_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=$pguser;Database=postgres"
 
+# The release tests upload to a local S3-compatible server (npm s3rver, pinned in tools/s3rver).
+if [ ! -f "$root/tools/s3rver/node_modules/s3rver/bin/s3rver.js" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "== installing Node.js and npm (Debian packages)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  echo "== npm ci (tools/s3rver)"
+  (cd "$root/tools/s3rver" && npm ci --no-audit --no-fund --silent) || echo "npm ci in tools/s3rver failed; the S3 release tests will fail"
+fi
+
 echo "== dotnet build"
 status=0
 dotnet build "$root/Plumbline.slnx" -v q -nologo || status=$?

@@ -50,6 +50,7 @@ public static class PlumblineApp
         services.AddScoped<ImportService>();
         services.AddScoped<ExportService>();
         services.AddSingleton<ReleaseStorage>();
+        services.AddSingleton<S3Uploader>();
         services.AddScoped<ReleaseService>();
 
         services.AddAuthentication(SmartScheme)

@@ -54,6 +54,10 @@ public static class ReleaseEndpoints
             {
                 return Problems.BadRequest(ex.Message);
             }
+            catch (ReleaseStorageException ex)
+            {
+                return Results.Problem(ex.Message, statusCode: StatusCodes.Status502BadGateway, title: "Storage failed");
+            }
         }).WithName("CreateRelease")
           .WithSummary("Build the next numbered release: filter items, take each question's consensus, split, and write every format with a manifest");
 

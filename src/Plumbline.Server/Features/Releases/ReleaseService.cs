@@ -17,7 +17,7 @@ namespace Plumbline.Server.Features.Releases;
 /// consensus, and streams every format into a new numbered folder. Nothing grows with the project but the
 /// agreement figures (16 bytes per answer) and, for a stratified split, each item's stratum.
 /// </summary>
-public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage, TimeProvider clock, ILogger<ReleaseService> log)
+public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage, S3Uploader s3, TimeProvider clock, ILogger<ReleaseService> log)
 {
     private const int PageSize = 1000;
     private const string Building = "building";
@@ -40,6 +40,11 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
         using (new ReleaseBuilder(schema, settings.Formats, settings.Methods, true, _ => Stream.Null))
         {
         }
+        var remote = string.IsNullOrWhiteSpace(request.S3) ? null : S3Destination.Parse(request.S3.Trim());
+        if (remote is not null)
+        {
+            s3.EnsureConfigured();
+        }
 
         var release = await ReserveVersionAsync(projectId, userId, settings, ct);
         var folder = storage.FolderOf(projectId, release.Version);
@@ -53,6 +58,12 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             await WriteFilesAsync(project, schema, settings, manifest, partial, ct);
             var manifestJson = JsonSerializer.Serialize(manifest, ManifestJson.Options);
             await File.WriteAllTextAsync(Path.Combine(partial, "manifest.json"), manifestJson + "\n", new UTF8Encoding(false), ct);
+            if (remote is not null)
+            {
+                // Before the release is published: a failed upload leaves no release behind, locally or remotely listed.
+                await s3.UploadAsync(remote, release.Version, partial, manifest.Files.Select(f => f.Path).Append("manifest.json"), ct);
+                release.RemoteLocation = remote.ToUri(release.Version);
+            }
             if (Directory.Exists(folder))
             {
                 // Left by a crash after the move but before the row was marked ready: this number was never published.
