@@ -223,6 +223,60 @@ namespace Plumbline.Data.Migrations.Postgres
                     b.ToTable("guidelines");
                 });
 
+            modelBuilder.Entity("Plumbline.Data.ImportRun", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("Created")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("Dropped")
+                        .HasColumnType("bigint")
+                        .HasColumnName("dropped");
+
+                    b.Property<string>("FileName")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("file_name");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("project_id");
+
+                    b.Property<string>("ReportJson")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("report_json");
+
+                    b.Property<long>("Unchanged")
+                        .HasColumnType("bigint")
+                        .HasColumnName("unchanged");
+
+                    b.Property<long>("Updated")
+                        .HasColumnType("bigint")
+                        .HasColumnName("updated");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId", "Id");
+
+                    b.ToTable("import_runs");
+                });
+
             modelBuilder.Entity("Plumbline.Data.Item", b =>
                 {
                     b.Property<long>("Id")
@@ -621,6 +675,15 @@ namespace Plumbline.Data.Migrations.Postgres
                 });
 
             modelBuilder.Entity("Plumbline.Data.Guideline", b =>
+                {
+                    b.HasOne("Plumbline.Data.Project", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ImportRun", b =>
                 {
                     b.HasOne("Plumbline.Data.Project", null)
                         .WithMany()

@@ -210,6 +210,58 @@ namespace Plumbline.Data.Migrations.Sqlite
                     b.ToTable("guidelines");
                 });
 
+            modelBuilder.Entity("Plumbline.Data.ImportRun", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Created")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("Dropped")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("dropped");
+
+                    b.Property<string>("FileName")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("file_name");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("project_id");
+
+                    b.Property<string>("ReportJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("report_json");
+
+                    b.Property<long>("Unchanged")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("unchanged");
+
+                    b.Property<long>("Updated")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProjectId", "Id");
+
+                    b.ToTable("import_runs");
+                });
+
             modelBuilder.Entity("Plumbline.Data.Item", b =>
                 {
                     b.Property<long>("Id")
@@ -594,6 +646,15 @@ namespace Plumbline.Data.Migrations.Sqlite
                 });
 
             modelBuilder.Entity("Plumbline.Data.Guideline", b =>
+                {
+                    b.HasOne("Plumbline.Data.Project", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ImportRun", b =>
                 {
                     b.HasOne("Plumbline.Data.Project", null)
                         .WithMany()
