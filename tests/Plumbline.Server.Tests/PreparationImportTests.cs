@@ -109,3 +109,50 @@ public class PreparationImportTests
         (await response.Content.ReadAsStringAsync()).ShouldContain("pii='shred'");
     }
 }
+
+public class PreparationRunTests
+{
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Prepare_OnStoredItems_RedactsDeletesUnansweredDuplicatesAndMarksAnsweredOnes(string provider)
+    {
+        var s = new Scenario(SharedApps.Get(provider));
+        var project = await s.CreateProjectAsync("sft-write");
+        const string Repeated = "Explain how vaccines train the immune system to recognise a virus";
+        using (var body = new StringContent(
+            $$"""
+            {"id":"first","prompt":"{{Repeated}}"}
+            {"id":"answered-copy","prompt":"{{Repeated}}"}
+            {"id":"idle-copy","prompt":"{{Repeated}}"}
+            {"id":"secret","prompt":"My address is bob@example.com, please summarise my inbox for me"}
+            """))
+        {
+            await (await s.Admin.PostAsync($"api/v1/projects/{project}/import?prepare=false", body)).ShouldHaveStatusAsync(HttpStatusCode.OK);
+        }
+        // Someone answers one of the copies before the clean-up.
+        var (annotator, _) = await s.MemberAsync(project);
+        JsonObject? task;
+        while ((task = await Scenario.NextAsync(annotator, project)) is not null && task["externalId"]!.GetValue<string>() != "answered-copy")
+        {
+            await annotator.PostAsJsonAsync($"api/v1/assignments/{task["assignmentId"]}/skip", new { reason = "later" });
+        }
+        await (await Scenario.SubmitAsync(annotator, task!["assignmentId"]!.GetValue<long>(), new JsonObject { ["ideal_response"] = "Vaccines..." }))
+            .ShouldHaveStatusAsync(HttpStatusCode.OK);
+
+        var dry = await (await s.Admin.PostAsync($"api/v1/projects/{project}/prepare?dryRun=true", null)).Content.ReadFromJsonAsync<JsonObject>();
+        dry!["deleted"]!.GetValue<long>().ShouldBe(1);
+        dry["excluded"]!.GetValue<long>().ShouldBe(1);
+        (await s.Admin.GetStringAsync($"api/v1/projects/{project}/export")).ShouldContain("bob@example.com");
+
+        var run = await s.Admin.PostAsync($"api/v1/projects/{project}/prepare", null);
+        await run.ShouldHaveStatusAsync(HttpStatusCode.OK);
+        var report = (await run.Content.ReadFromJsonAsync<JsonObject>())!;
+        report["changed"]!.GetValue<long>().ShouldBe(1);
+        var export = (await s.Admin.GetStringAsync($"api/v1/projects/{project}/export")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonNode.Parse(l)!).ToDictionary(i => i["external_id"]!.GetValue<string>());
+        export.Keys.ShouldBe(["first", "answered-copy", "secret"], ignoreOrder: true);
+        export["secret"]["fields"]!.ToJsonString().ShouldContain("[EMAIL]");
+        export["answered-copy"]["metadata"]!["preparation_excluded"]!["duplicateOf"]!.GetValue<string>().ShouldBe("first");
+        export["answered-copy"]["responses"]!.AsArray().Count.ShouldBe(1);
+    }
+}

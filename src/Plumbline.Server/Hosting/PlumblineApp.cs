@@ -47,6 +47,7 @@ public static class PlumblineApp
         services.AddScoped<ProjectService>();
         services.AddScoped<QueueService>();
         services.AddScoped<ImportService>();
+        services.AddScoped<PreparationRunService>();
         services.AddScoped<ExportService>();
 
         services.AddAuthentication(SmartScheme)

@@ -74,12 +74,34 @@ public static class ImportEndpoints
               """)
           .Produces<ImportReport>().Produces<ImportReport>(StatusCodes.Status422UnprocessableEntity);
 
+        api.MapPost("/prepare", async (long id, HttpContext http, ClaimsPrincipal user, ProjectAccess access, PreparationRunService runs, CancellationToken ct) =>
+        {
+            var (_, denied) = await access.RequireAsync(user, id, Roles.Manager, ct);
+            if (denied is not null)
+            {
+                return denied;
+            }
+            PreparationOptions options;
+            try
+            {
+                options = ParsePreparation(http.Request.Query) ?? throw new ArgumentException("prepare=false makes no sense here");
+            }
+            catch (ArgumentException ex)
+            {
+                return Problems.BadRequest(ex.Message);
+            }
+            return Results.Ok(await runs.RunAsync(id, user.Id(), options, http.Request.Query["dryRun"] == "true", ct));
+        }).WithName("PrepareProject")
+          .WithSummary("Re-run the cleaning rules on the items a project holds; dropped items with responses are only marked, never deleted")
+          .WithDescription("Same query settings as import (pii, dedup, nearThreshold, minLength, maxLength, language) and dryRun=true to see what would happen.")
+          .Produces<PreparationRunReport>();
+
         api.MapGet("/imports", async (long id, ClaimsPrincipal user, ProjectAccess access, PlumblineDbContext db, CancellationToken ct) =>
         {
             var (_, denied) = await access.RequireAsync(user, id, Roles.Manager, ct);
             return denied ?? Results.Ok(await db.Set<ImportRun>().AsNoTracking().Where(r => r.ProjectId == id).OrderByDescending(r => r.Id)
                 .Select(r => new ImportRunDto(r.Id, r.FileName, r.CreatedAt, r.Created, r.Updated, r.Unchanged, r.Dropped)).ToListAsync(ct));
-        }).WithName("ListImports").WithSummary("The project's imports, newest first");
+        }).WithName("ListImports").WithSummary("The project's imports and preparation runs, newest first");
 
         api.MapGet("/imports/{importId:long}", async (long id, long importId, ClaimsPrincipal user, ProjectAccess access, PlumblineDbContext db, CancellationToken ct) =>
         {
