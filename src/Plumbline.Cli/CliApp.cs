@@ -28,6 +28,7 @@ public static partial class CliApp
         root.Subcommands.Add(LoginCommand(context));
         root.Subcommands.Add(ProjectCommand(context));
         root.Subcommands.Add(ImportCommand(context));
+        root.Subcommands.Add(PrepareCommand(context));
         root.Subcommands.Add(ExportCommand(context));
         root.Subcommands.Add(UserCommand(context));
         root.Subcommands.Add(TokenCommand(context));
@@ -260,18 +261,13 @@ public static partial class CliApp
         var project = new Argument<long>("project") { Description = "Project id" };
         var file = new Argument<FileInfo>("file") { Description = "JSONL, JSON array or CSV (gzip too); OpenAI chat, TRL, Anthropic HH, Alpaca and ShareGPT are recognised" };
         var format = new Option<string>("--format") { Description = "auto (default), jsonl, json or csv" };
-        var dryRun = new Option<bool>("--dry-run") { Description = "Report what the import and its cleaning would do; store nothing" };
         var noPrepare = new Option<bool>("--no-prepare") { Description = "Store records as they are: no normalisation, private-information redaction, deduplication or filters" };
-        var pii = new Option<string>("--pii") { Description = "Private information: redact (default), flag (keep, mark for review) or off" };
-        var dedup = new Option<string>("--dedup") { Description = "Duplicates to drop: near (default, MinHash), exact or off" };
-        var threshold = new Option<double?>("--near-threshold") { Description = "Jaccard similarity from which two records are near-duplicates (default 0.8)" };
-        var minLength = new Option<int?>("--min-length") { Description = "Drop records with a text shorter than this" };
-        var maxLength = new Option<int?>("--max-length") { Description = "Drop records with a text longer than this" };
-        var language = new Option<string>("--language") { Description = "Drop records not in this language (en, de, fr, es, it, pt, nl)" };
+        var cleaning = new CleaningOptions();
         var command = new Command("import", "Import items from a file, cleaned on the way in: all of it, or nothing; idempotent by external_id")
         {
-            project, file, format, dryRun, noPrepare, pii, dedup, threshold, minLength, maxLength, language,
+            project, file, format, noPrepare,
         };
+        cleaning.AddTo(command);
         command.SetAction(c.Api(async (parse, api, ct) =>
         {
             var path = parse.GetValue(file)!;
@@ -279,25 +275,13 @@ public static partial class CliApp
             {
                 throw new CliException($"no such file: {path.FullName}");
             }
-            var query = new List<string>
+            var query = cleaning.Query(parse);
+            query.Add("format=" + Uri.EscapeDataString(parse.GetValue(format) ?? "auto"));
+            query.Add("fileName=" + Uri.EscapeDataString(path.Name));
+            if (parse.GetValue(noPrepare))
             {
-                "format=" + Uri.EscapeDataString(parse.GetValue(format) ?? "auto"), "fileName=" + Uri.EscapeDataString(path.Name),
-            };
-            void Add(string name, object? value)
-            {
-                if (value is not null)
-                {
-                    query.Add(name + "=" + Uri.EscapeDataString(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!));
-                }
+                query.Add("prepare=false");
             }
-            Add("dryRun", parse.GetValue(dryRun) ? "true" : null);
-            Add("prepare", parse.GetValue(noPrepare) ? "false" : null);
-            Add("pii", parse.GetValue(pii));
-            Add("dedup", parse.GetValue(dedup));
-            Add("nearThreshold", parse.GetValue(threshold));
-            Add("minLength", parse.GetValue(minLength));
-            Add("maxLength", parse.GetValue(maxLength));
-            Add("language", parse.GetValue(language));
             await using var stream = path.OpenRead();
             using var request = new HttpRequestMessage(HttpMethod.Post, $"api/v1/projects/{parse.GetValue(project)}/import?{string.Join('&', query)}")
             {
@@ -333,6 +317,71 @@ public static partial class CliApp
             return 0;
         }));
         return command;
+    }
+
+    private static Command PrepareCommand(Context c)
+    {
+        var project = new Argument<long>("project") { Description = "Project id" };
+        var cleaning = new CleaningOptions();
+        var command = new Command("prepare", "Re-run the cleaning rules on a project's stored items; items with responses are marked, never deleted") { project };
+        cleaning.AddTo(command);
+        command.SetAction(c.Api(async (parse, api, ct) =>
+        {
+            var report = (await api.PostAsync($"api/v1/projects/{parse.GetValue(project)}/prepare?{string.Join('&', cleaning.Query(parse))}", null, ct))!;
+            if (c.WantsJson(parse))
+            {
+                c.WriteJson(report);
+                return 0;
+            }
+            WritePreparation(c, report["preparation"]);
+            var counts = $"{Str(report["items"])} items: {Str(report["changed"])} cleaned, {Str(report["deleted"])} deleted, {Str(report["excluded"])} marked as excluded (they have responses)";
+            c.Out.WriteLine(report["dryRun"]!.GetValue<bool>() ? "dry run, nothing changed: " + counts : counts);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The cleaning settings shared by `import` and `prepare`, as options and as the API's query string.</summary>
+    private sealed class CleaningOptions
+    {
+        private readonly Option<bool> dryRun = new("--dry-run") { Description = "Report what would happen; change nothing" };
+        private readonly Option<string> pii = new("--pii") { Description = "Private information: redact (default), flag (keep, mark for review) or off" };
+        private readonly Option<string> dedup = new("--dedup") { Description = "Duplicates to drop: near (default, MinHash), exact or off" };
+        private readonly Option<double?> threshold = new("--near-threshold") { Description = "Jaccard similarity from which two records are near-duplicates (default 0.8)" };
+        private readonly Option<int?> minLength = new("--min-length") { Description = "Drop records with a text shorter than this" };
+        private readonly Option<int?> maxLength = new("--max-length") { Description = "Drop records with a text longer than this" };
+        private readonly Option<string> language = new("--language") { Description = "Drop records not in this language (en, de, fr, es, it, pt, nl)" };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(dryRun);
+            command.Options.Add(pii);
+            command.Options.Add(dedup);
+            command.Options.Add(threshold);
+            command.Options.Add(minLength);
+            command.Options.Add(maxLength);
+            command.Options.Add(language);
+        }
+
+        public List<string> Query(ParseResult parse)
+        {
+            var query = new List<string>();
+            void Add(string name, object? value)
+            {
+                if (value is not null)
+                {
+                    query.Add(name + "=" + Uri.EscapeDataString(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!));
+                }
+            }
+            Add("dryRun", parse.GetValue(dryRun) ? "true" : null);
+            Add("pii", parse.GetValue(pii));
+            Add("dedup", parse.GetValue(dedup));
+            Add("nearThreshold", parse.GetValue(threshold));
+            Add("minLength", parse.GetValue(minLength));
+            Add("maxLength", parse.GetValue(maxLength));
+            Add("language", parse.GetValue(language));
+            return query;
+        }
     }
 
     /// <summary>Counts per cleaning rule, a masked example of each, and the duplicate clusters.</summary>
