@@ -8,9 +8,10 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 
           import         end to end import through the real server (child process) over HTTP
                          [--items N (1000000)] [--database sqlite|postgres] [--pg "Host=…;Port=…;Username=…;Database=postgres"]
-                         [--server PATH-TO-Plumbline.Server.dll] [--keep]
+                         [--server PATH-TO-Plumbline.Server.dll] [--keep] [--no-prepare]
           import-reader  ImportReader alone on one thread   [records (1000000)] [--keep]
           quality        agreement and truth inference on 100k labels   [timed runs (7)]
+          prep           data preparation (all rules) on synthetic ~1 KB records   [records (1000000)] [--sequential]
         """);
     return args.Length == 0 ? 1 : 0;
 }
@@ -21,7 +22,7 @@ return args[0] switch
     "import" => await ImportBench.RunAsync(rest),
     "import-reader" => await ImportReaderBench.RunAsync(rest),
     "quality" => await QualityBench.RunAsync(rest),
-    // "prep" => await PreparationBench.RunAsync(rest), // PreparationBench is being added on another branch
+    "prep" => await PreparationBench.RunAsync(rest),
     _ => Unknown(args[0]),
 };
 

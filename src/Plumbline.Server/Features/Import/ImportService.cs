@@ -208,9 +208,19 @@ public sealed class ImportService(PlumblineDbContext db, TimeProvider clock)
                 repeats++;
             }
         }
-        var ids = latest.Keys.ToList();
-        var existing = await db.Items.AsNoTracking().Where(i => i.ProjectId == projectId && ids.Contains(i.ExternalId))
-            .Select(i => new { i.Id, i.ExternalId, i.FieldsJson, i.MetadataJson, i.GoldJson }).ToDictionaryAsync(i => i.ExternalId, ct);
+        var ids = latest.Keys.ToArray();
+        var existing = await (db.IsPostgres
+            // A join on the id list probes the (project_id, external_id) index once per id. The plain IN/ANY form
+            // lets PostgreSQL, which has no statistics yet on rows this transaction inserted, scan the whole
+            // project per batch: measured quadratic (docs/benchmarks.md, Import).
+            ? db.Database.SqlQuery<ExistingItem>($"""
+                SELECT i.id AS "Id", i.external_id AS "ExternalId", i.fields_json AS "FieldsJson", i.metadata_json AS "MetadataJson", i.gold_json AS "GoldJson"
+                FROM unnest({ids}) AS wanted(external_id)
+                JOIN items i ON i.project_id = {projectId} AND i.external_id = wanted.external_id
+                """)
+            : db.Items.AsNoTracking().Where(i => i.ProjectId == projectId && ids.Contains(i.ExternalId))
+                .Select(i => new ExistingItem(i.Id, i.ExternalId, i.FieldsJson, i.MetadataJson, i.GoldJson)))
+            .ToDictionaryAsync(i => i.ExternalId, ct);
         var now = clock.GetUtcNow().UtcDateTime;
         var inserts = new List<PendingItem>(latest.Count);
         long updated = repeats, unchanged = 0;
@@ -237,6 +247,8 @@ public sealed class ImportService(PlumblineDbContext db, TimeProvider clock)
         await writer.InsertAsync(projectId, inserts, now, ct);
         return (inserts.Count, updated, unchanged);
     }
+
+    private sealed record ExistingItem(long Id, string ExternalId, string FieldsJson, string MetadataJson, string? GoldJson);
 
     private sealed record PendingItem(string ExternalId, string FieldsJson, string MetadataJson, string? GoldJson);
 
