@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
@@ -7,7 +8,6 @@ using NpgsqlTypes;
 using Plumbline.Core;
 using Plumbline.Core.Import;
 using Plumbline.Core.Preparation;
-using System.Text.Json;
 using Plumbline.Core.Schema;
 using Plumbline.Data;
 using Plumbline.Server.Features.Auth;
