@@ -1,4 +1,8 @@
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Plumbline.Data;
 using Plumbline.Server.Features.Admin;
@@ -21,6 +25,7 @@ public static class PlumblineApp
 {
     public const string DefaultUrl = "http://127.0.0.1:5080";
     private const string SmartScheme = "token-or-cookie";
+    public const string SignInLimit = "sign-in";
 
     public static WebApplication Build(string[] args)
     {
@@ -42,6 +47,17 @@ public static class PlumblineApp
         services.AddOpenApi();
         services.AddRazorComponents();
         services.AddAntiforgery();
+        services.AddDataProtection().SetApplicationName("Plumbline");
+        services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp => new ConfigureOptions<KeyManagementOptions>(
+            o => o.XmlRepository = new DatabaseKeyRepository(sp.GetRequiredService<IServiceScopeFactory>())));
+        // Password guessing is slowed per client address; everything else is unlimited.
+        services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.AddPolicy(SignInLimit, http => RateLimitPartition.GetFixedWindowLimiter(
+                http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = 20, Window = TimeSpan.FromMinutes(1) }));
+        });
         services.AddHostedService<BootstrapService>();
         services.AddScoped<ProjectAccess>();
         services.AddScoped<ProjectService>();
@@ -84,6 +100,7 @@ public static class PlumblineApp
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
+        app.UseRateLimiter();
 
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(o =>
