@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Plumbline.Data;
 using Plumbline.Server.Features.Admin;
+using Plumbline.Server.Features.Annotate;
 using Plumbline.Server.Features.Auth;
 using Plumbline.Server.Features.Export;
 using Plumbline.Server.Features.Import;
@@ -97,6 +98,7 @@ public static class PlumblineApp
         app.MapImportEndpoints();
         app.MapExportEndpoints();
         app.MapPageEndpoints();
+        app.MapAnnotateEndpoints();
         return app;
     }
 
