@@ -44,7 +44,7 @@ function tick() {
 
 function highlight() {
   if (!window.hljs) return;
-  $$('#workspace pre code').forEach((el) => {
+  $$('main pre code').forEach((el) => {
     // Only blocks that name their language: guessing colours prose as code.
     if ([...el.classList].some((c) => c.startsWith('language-')) && !el.dataset.highlighted) window.hljs.highlightElement(el);
   });
