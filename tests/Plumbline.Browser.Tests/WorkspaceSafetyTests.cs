@@ -18,7 +18,10 @@ public sealed class WorkspaceSafetyTests(BrowserFixture fixture)
         (await s.Api.Admin.PutAsJsonAsync($"api/v1/projects/{project}/guidelines", new { markdown = Payload })).EnsureSuccessStatusCode();
         var line = new JsonObject
         {
-            ["id"] = "x1", ["prompt"] = Payload, ["chosen"] = Payload, ["rejected"] = "Plain answer",
+            ["id"] = "x1",
+            ["prompt"] = Payload,
+            ["chosen"] = Payload,
+            ["rejected"] = "Plain answer",
         }.ToJsonString();
         await s.ImportAsync(project, line);
         var email = await s.PersonAsync(project);

@@ -149,7 +149,10 @@ public static class ResponseMetadata
             edits ??= [];
             edits[q.Name] = new JsonObject
             {
-                ["distance"] = stats.Distance, ["inserted"] = stats.Inserted, ["deleted"] = stats.Deleted, ["draftWords"] = stats.DraftWords,
+                ["distance"] = stats.Distance,
+                ["inserted"] = stats.Inserted,
+                ["deleted"] = stats.Deleted,
+                ["draftWords"] = stats.DraftWords,
             };
         }
         return edits is null ? null : new JsonObject { ["edits"] = edits };

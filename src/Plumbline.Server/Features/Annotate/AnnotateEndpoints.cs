@@ -195,8 +195,12 @@ public static class AnnotateEndpoints
         var project = await db.Projects.AsNoTracking().Where(p => p.Id == id).Select(p => new { p.Name, p.SchemaJson }).FirstAsync(ct);
         return new WorkspaceModel
         {
-            ProjectId = id, ProjectName = project.Name, Schema = ProjectSchema.Parse(project.SchemaJson), Task = task,
-            Values = values ?? task?.Draft ?? [], Errors = errors ?? [],
+            ProjectId = id,
+            ProjectName = project.Name,
+            Schema = ProjectSchema.Parse(project.SchemaJson),
+            Task = task,
+            Values = values ?? task?.Draft ?? [],
+            Errors = errors ?? [],
         };
     }
 
@@ -215,8 +219,11 @@ public static class AnnotateEndpoints
             .OrderByDescending(g => g.Version).Select(g => new { g.Version, g.Markdown }).FirstOrDefaultAsync(ct);
         return new RazorComponentResult<AnnotatePage>(new
         {
-            Model = model, UserEmail = http.User.Email(), AntiforgeryToken = antiforgery.GetAndStoreTokens(http).RequestToken!,
-            GuidelineVersion = guideline?.Version ?? 0, GuidelinesHtml = SafeMarkdown.ToHtml(guideline?.Markdown),
+            Model = model,
+            UserEmail = http.User.Email(),
+            AntiforgeryToken = antiforgery.GetAndStoreTokens(http).RequestToken!,
+            GuidelineVersion = guideline?.Version ?? 0,
+            GuidelinesHtml = SafeMarkdown.ToHtml(guideline?.Markdown),
         });
     }
 }
