@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Plumbline.Data;
 using Plumbline.Server.Features.Admin;
+using Plumbline.Server.Features.Annotate;
 using Plumbline.Server.Features.Auth;
 using Plumbline.Server.Features.Export;
 using Plumbline.Server.Features.Import;
@@ -115,6 +116,7 @@ public static class PlumblineApp
         app.MapImportEndpoints();
         app.MapExportEndpoints();
         app.MapPageEndpoints();
+        app.MapAnnotateEndpoints();
         return app;
     }
 

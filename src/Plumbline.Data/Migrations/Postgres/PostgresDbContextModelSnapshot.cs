@@ -433,6 +433,10 @@ namespace Plumbline.Data.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("lead_time_ms");
 
+                    b.Property<string>("MetadataJson")
+                        .HasColumnType("text")
+                        .HasColumnName("metadata_json");
+
                     b.Property<string>("PresentationJson")
                         .HasColumnType("text")
                         .HasColumnName("presentation_json");

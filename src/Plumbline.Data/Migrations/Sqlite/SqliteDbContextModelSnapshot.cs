@@ -412,6 +412,10 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("lead_time_ms");
 
+                    b.Property<string>("MetadataJson")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("metadata_json");
+
                     b.Property<string>("PresentationJson")
                         .HasColumnType("TEXT")
                         .HasColumnName("presentation_json");

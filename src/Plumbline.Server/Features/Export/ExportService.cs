@@ -107,6 +107,11 @@ public sealed class ExportService(PlumblineDbContext db)
             json.WritePropertyName("presentation");
             json.WriteRawValue(r.PresentationJson, skipInputValidation: true);
         }
+        if (r.MetadataJson is not null)
+        {
+            json.WritePropertyName("metadata");
+            json.WriteRawValue(r.MetadataJson, skipInputValidation: true);
+        }
         if (r.SkipReason is not null)
         {
             json.WriteString("skip_reason", r.SkipReason);
