@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test, on a fresh machine too: installs PostgreSQL from Debian's packages when it is missing,
+# Runs every test, on a fresh machine too: installs PostgreSQL and Chromium from Debian's packages when missing,
 # starts a throwaway cluster for the PostgreSQL half of the suite, runs `dotnet test`, and prints
 # "N passed, N failed" as its last line.
 set -uo pipefail
@@ -14,6 +14,19 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 fi
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing Chromium (Debian package)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+# npm for the pages' client libraries (the server's build runs `npm ci`).
+if ! command -v npm >/dev/null 2>&1; then
+  echo "== installing npm (Debian package)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
 
 # A free port on loopback for this run's cluster.
 port=${PLUMBLINE_TEST_PG_PORT:-54329}

@@ -1,1 +1,33 @@
-return 0;
+using Plumbline.Bench;
+
+// Dispatcher: `dotnet run --project bench/Plumbline.Bench -c Release -- <name> [args]`.
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine("""
+        usage: dotnet run --project bench/Plumbline.Bench -c Release -- <name> [args]
+
+          import         end to end import through the real server (child process) over HTTP
+                         [--items N (1000000)] [--database sqlite|postgres] [--pg "Host=…;Port=…;Username=…;Database=postgres"]
+                         [--server PATH-TO-Plumbline.Server.dll] [--keep] [--no-prepare]
+          import-reader  ImportReader alone on one thread   [records (1000000)] [--keep]
+          quality        agreement and truth inference on 100k labels   [timed runs (7)]
+          prep           data preparation (all rules) on synthetic ~1 KB records   [records (1000000)] [--sequential]
+        """);
+    return args.Length == 0 ? 1 : 0;
+}
+
+var rest = args[1..];
+return args[0] switch
+{
+    "import" => await ImportBench.RunAsync(rest),
+    "import-reader" => await ImportReaderBench.RunAsync(rest),
+    "quality" => await QualityBench.RunAsync(rest),
+    "prep" => await PreparationBench.RunAsync(rest),
+    _ => Unknown(args[0]),
+};
+
+static int Unknown(string name)
+{
+    Console.Error.WriteLine($"unknown benchmark '{name}'; run without arguments for the list");
+    return 1;
+}

@@ -28,6 +28,7 @@ public static partial class CliApp
         root.Subcommands.Add(LoginCommand(context));
         root.Subcommands.Add(ProjectCommand(context));
         root.Subcommands.Add(ImportCommand(context));
+        root.Subcommands.Add(PrepareCommand(context));
         root.Subcommands.Add(ExportCommand(context));
         root.Subcommands.Add(UserCommand(context));
         root.Subcommands.Add(TokenCommand(context));
@@ -259,9 +260,15 @@ public static partial class CliApp
     private static Command ImportCommand(Context c)
     {
         var project = new Argument<long>("project") { Description = "Project id" };
-        var file = new Argument<FileInfo>("file") { Description = "JSONL, JSON array or CSV; OpenAI chat, TRL, Anthropic HH, Alpaca and ShareGPT are recognised" };
+        var file = new Argument<FileInfo>("file") { Description = "JSONL, JSON array or CSV (gzip too); OpenAI chat, TRL, Anthropic HH, Alpaca and ShareGPT are recognised" };
         var format = new Option<string>("--format") { Description = "auto (default), jsonl, json or csv" };
-        var command = new Command("import", "Import items from a file: all of it, or nothing; idempotent by external_id") { project, file, format };
+        var noPrepare = new Option<bool>("--no-prepare") { Description = "Store records as they are: no normalisation, private-information redaction, deduplication or filters" };
+        var cleaning = new CleaningOptions();
+        var command = new Command("import", "Import items from a file, cleaned on the way in: all of it, or nothing; idempotent by external_id")
+        {
+            project, file, format, noPrepare,
+        };
+        cleaning.AddTo(command);
         command.SetAction(c.Api(async (parse, api, ct) =>
         {
             var path = parse.GetValue(file)!;
@@ -269,30 +276,134 @@ public static partial class CliApp
             {
                 throw new CliException($"no such file: {path.FullName}");
             }
-            var query = $"api/v1/projects/{parse.GetValue(project)}/import?format={Uri.EscapeDataString(parse.GetValue(format) ?? "auto")}&fileName={Uri.EscapeDataString(path.Name)}";
+            var query = cleaning.Query(parse);
+            query.Add("format=" + Uri.EscapeDataString(parse.GetValue(format) ?? "auto"));
+            query.Add("fileName=" + Uri.EscapeDataString(path.Name));
+            if (parse.GetValue(noPrepare))
+            {
+                query.Add("prepare=false");
+            }
             await using var stream = path.OpenRead();
-            using var request = new HttpRequestMessage(HttpMethod.Post, query) { Content = new StreamContent(stream, 1 << 16) };
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"api/v1/projects/{parse.GetValue(project)}/import?{string.Join('&', query)}")
+            {
+                Content = new StreamContent(stream, 1 << 16),
+            };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
             using var response = await api.SendRawAsync(request, ct, allowUnprocessable: true);
             var report = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct))!;
             var committed = report["committed"]!.GetValue<bool>();
+            var isDryRun = report["dryRun"]!.GetValue<bool>();
+            var rejected = report["rejected"]!.GetValue<long>();
             if (c.WantsJson(parse))
             {
                 c.WriteJson(report);
+                return committed || isDryRun && rejected == 0 ? 0 : 1;
             }
-            else
+            foreach (var error in report["errors"]!.AsArray())
             {
-                foreach (var error in report["errors"]!.AsArray())
-                {
-                    await c.Err.WriteLineAsync($"line {Str(error!["line"])}: {Str(error["message"])}");
-                }
-                c.Out.WriteLine(committed
-                    ? $"created {Str(report["created"])}, updated {Str(report["updated"])}, unchanged {Str(report["unchanged"])}, rejected 0"
-                    : $"rejected {Str(report["rejected"])} line(s); nothing was imported");
+                await c.Err.WriteLineAsync($"line {Str(error!["line"])}: {Str(error["message"])}");
             }
-            return committed ? 0 : 1;
+            WritePreparation(c, report["preparation"]);
+            if (rejected > 0)
+            {
+                c.Out.WriteLine($"rejected {rejected} line(s); nothing was imported");
+                return 1;
+            }
+            var counts = $"created {Str(report["created"])}, updated {Str(report["updated"])}, unchanged {Str(report["unchanged"])}, dropped {Str(report["dropped"])}, rejected 0";
+            c.Out.WriteLine(isDryRun ? $"dry run, nothing stored: would have {counts}" : counts);
+            if (report["importId"] is { } importId)
+            {
+                c.Out.WriteLine($"full report: GET /api/v1/projects/{parse.GetValue(project)}/imports/{Str(importId)}");
+            }
+            return 0;
         }));
         return command;
+    }
+
+    private static Command PrepareCommand(Context c)
+    {
+        var project = new Argument<long>("project") { Description = "Project id" };
+        var cleaning = new CleaningOptions();
+        var command = new Command("prepare", "Re-run the cleaning rules on a project's stored items; items with responses are marked, never deleted") { project };
+        cleaning.AddTo(command);
+        command.SetAction(c.Api(async (parse, api, ct) =>
+        {
+            var report = (await api.PostAsync($"api/v1/projects/{parse.GetValue(project)}/prepare?{string.Join('&', cleaning.Query(parse))}", null, ct))!;
+            if (c.WantsJson(parse))
+            {
+                c.WriteJson(report);
+                return 0;
+            }
+            WritePreparation(c, report["preparation"]);
+            var counts = $"{Str(report["items"])} items: {Str(report["changed"])} cleaned, {Str(report["deleted"])} deleted, {Str(report["excluded"])} marked as excluded (they have responses)";
+            c.Out.WriteLine(report["dryRun"]!.GetValue<bool>() ? "dry run, nothing changed: " + counts : counts);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The cleaning settings shared by `import` and `prepare`, as options and as the API's query string.</summary>
+    private sealed class CleaningOptions
+    {
+        private readonly Option<bool> dryRun = new("--dry-run") { Description = "Report what would happen; change nothing" };
+        private readonly Option<string> pii = new("--pii") { Description = "Private information: redact (default), flag (keep, mark for review) or off" };
+        private readonly Option<string> dedup = new("--dedup") { Description = "Duplicates to drop: near (default, MinHash), exact or off" };
+        private readonly Option<double?> threshold = new("--near-threshold") { Description = "Jaccard similarity from which two records are near-duplicates (default 0.8)" };
+        private readonly Option<int?> minLength = new("--min-length") { Description = "Drop records with a text shorter than this" };
+        private readonly Option<int?> maxLength = new("--max-length") { Description = "Drop records with a text longer than this" };
+        private readonly Option<string> language = new("--language") { Description = "Drop records not in this language (en, de, fr, es, it, pt, nl)" };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(dryRun);
+            command.Options.Add(pii);
+            command.Options.Add(dedup);
+            command.Options.Add(threshold);
+            command.Options.Add(minLength);
+            command.Options.Add(maxLength);
+            command.Options.Add(language);
+        }
+
+        public List<string> Query(ParseResult parse)
+        {
+            var query = new List<string>();
+            void Add(string name, object? value)
+            {
+                if (value is not null)
+                {
+                    query.Add(name + "=" + Uri.EscapeDataString(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!));
+                }
+            }
+            Add("dryRun", parse.GetValue(dryRun) ? "true" : null);
+            Add("pii", parse.GetValue(pii));
+            Add("dedup", parse.GetValue(dedup));
+            Add("nearThreshold", parse.GetValue(threshold));
+            Add("minLength", parse.GetValue(minLength));
+            Add("maxLength", parse.GetValue(maxLength));
+            Add("language", parse.GetValue(language));
+            return query;
+        }
+    }
+
+    /// <summary>Counts per cleaning rule, a masked example of each, and the duplicate clusters.</summary>
+    private static void WritePreparation(Context c, JsonNode? preparation)
+    {
+        if (preparation?["ruleCounts"] is not JsonObject rules || rules.Count == 0)
+        {
+            return;
+        }
+        var table = new Table().AddColumns("rule", "records", "example (masked)");
+        foreach (var (rule, count) in rules.OrderBy(r => r.Key, StringComparer.Ordinal))
+        {
+            var example = preparation["examples"]?[rule]?.AsArray().FirstOrDefault();
+            var text = example is null ? "" : $"{Str(example["recordId"])}: {Str(example["detail"])}";
+            table.AddRow(Markup.Escape(rule), Str(count), Markup.Escape(text.Length > 80 ? text[..80] + "…" : text));
+        }
+        c.Console().Write(table);
+        if (preparation["duplicateClusters"] is JsonArray { Count: > 0 } clusters)
+        {
+            c.Out.WriteLine($"{clusters.Count} duplicate cluster(s); each keeps its first record");
+        }
     }
 
     private static Command ExportCommand(Context c)

@@ -112,6 +112,11 @@ public sealed class Response
     public long? LeadTimeMs { get; set; }
     public string? PresentationJson { get; set; }
     public string? SkipReason { get; set; }
+    /// <summary>
+    /// Figures the server derives from the answers, kept beside them so <c>values</c> stays exactly what the person
+    /// answered (e.g. <c>{"edits": {"question": {"distance": 3, ...}}}</c> for edited drafts); JSON, null when none.
+    /// </summary>
+    public string? MetadataJson { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
 }

@@ -13,7 +13,7 @@ public class AuthorizationTests
         (await annotator.GetAsync($"api/v1/projects/{other}")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
         (await annotator.PostAsync($"api/v1/projects/{other}/queue/next", null)).StatusCode.ShouldBe(HttpStatusCode.NotFound);
         (await annotator.GetAsync($"api/v1/projects/{mine}/export")).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
-        using var body = new StringContent("""{"id":"x","prompt":"p"}""");
+        using var body = new StringContent("""{"id":"x","prompt":"Write a limerick"}""");
         (await annotator.PostAsync($"api/v1/projects/{mine}/import", body)).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
         (await annotator.PostAsJsonAsync($"api/v1/projects/{mine}/members", new { email = "x@example.com", role = "manager" })).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
         (await annotator.GetAsync($"api/v1/projects/{mine}/annotators")).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
@@ -26,7 +26,7 @@ public class AuthorizationTests
     {
         var s = new Scenario(SharedApps.Get("sqlite"));
         var project = await s.CreateProjectAsync("sft-write", overlap: 2);
-        await s.ImportAsync(project, """{"id":"a","prompt":"p"}""");
+        await s.ImportAsync(project, """{"id":"a","prompt":"Write a limerick"}""");
         var (alice, _) = await s.MemberAsync(project);
         var (bob, _) = await s.MemberAsync(project);
         var alicesTask = (await Scenario.NextAsync(alice, project))!;
@@ -40,7 +40,7 @@ public class AuthorizationTests
     {
         var s = new Scenario(SharedApps.Get("sqlite"));
         var project = await s.CreateProjectAsync("sft-write");
-        await s.ImportAsync(project, """{"id":"a","prompt":"p"}""");
+        await s.ImportAsync(project, """{"id":"a","prompt":"Write a limerick"}""");
         var (annotator, email) = await s.MemberAsync(project);
         var task = (await Scenario.NextAsync(annotator, project))!;
         (await s.Admin.DeleteAsync($"api/v1/projects/{project}/members/{email}")).StatusCode.ShouldBe(HttpStatusCode.NoContent);
@@ -78,7 +78,7 @@ public class AuthorizationTests
     {
         var s = new Scenario(SharedApps.Get("sqlite"));
         var project = await s.CreateProjectAsync("sft-write");
-        await s.ImportAsync(project, """{"id":"a","prompt":"p"}""");
+        await s.ImportAsync(project, """{"id":"a","prompt":"Write a limerick"}""");
         var (annotator, _) = await s.MemberAsync(project);
         var task = (await Scenario.NextAsync(annotator, project))!;
         await Scenario.SubmitAsync(annotator, task["assignmentId"]!.GetValue<long>(), new JsonObject { ["ideal_response"] = "done" });

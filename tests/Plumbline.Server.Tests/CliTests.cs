@@ -27,7 +27,7 @@ public class CliTests
         await File.WriteAllLinesAsync(file, ["""{"id":"c1","prompt":"Hi","chosen":"Hello!","rejected":"Go away."}""", """{"id":"c2","prompt":"Bye","chosen":"Goodbye!","rejected":"..."}"""]);
         (exit, output, _) = await RunAsync(app, "import", id.ToString(System.Globalization.CultureInfo.InvariantCulture), file);
         exit.ShouldBe(0);
-        output.ShouldContain("created 2, updated 0, unchanged 0, rejected 0");
+        output.ShouldContain("created 2, updated 0, unchanged 0, dropped 0, rejected 0");
 
         (exit, output, _) = await RunAsync(app, "project", "show", id.ToString(System.Globalization.CultureInfo.InvariantCulture));
         exit.ShouldBe(0);

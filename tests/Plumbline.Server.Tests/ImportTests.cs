@@ -37,21 +37,34 @@ public class ImportTests
         var first = await s.ImportBytesAsync(project, gz, "jsonl");
         await first.ShouldHaveStatusAsync(HttpStatusCode.OK);
         var report = await ReportAsync(first);
-        report["created"]!.GetValue<long>().ShouldBe(2312);
         report["shapes"]!["anthropic_hh"]!.GetValue<long>().ShouldBe(2312);
+        // Cleaning is on by default: records it drops (a pair with an empty answer, a repeated pair) are each named with the rule.
+        var created = report["created"]!.GetValue<long>();
+        var dropped = report["dropped"]!.GetValue<long>();
+        (created + dropped).ShouldBe(2312);
+        var droppedRecords = report["preparation"]!["droppedRecords"]!.AsArray();
+        droppedRecords.Count.ShouldBe((int)dropped);
+        droppedRecords.ShouldAllBe(d => d!["rule"]!.GetValue<string>() == "filter.empty" || d["rule"]!.GetValue<string>().StartsWith("dedup.", StringComparison.Ordinal));
+        droppedRecords.ShouldAllBe(d => !string.IsNullOrWhiteSpace(d!["reason"]!.GetValue<string>()));
 
         var again = await ReportAsync(await s.ImportBytesAsync(project, gz, "jsonl"));
         again["created"]!.GetValue<long>().ShouldBe(0);
-        again["unchanged"]!.GetValue<long>().ShouldBe(2312);
-        (await ItemCountAsync(s, project)).ShouldBe(2312);
+        again["unchanged"]!.GetValue<long>().ShouldBe(created);
+        (await ItemCountAsync(s, project)).ShouldBe((int)created);
+
+        // Without cleaning every line becomes an item.
+        var raw = await s.CreateProjectAsync("pairwise");
+        using var body = new ByteArrayContent(gz);
+        var plain = await ReportAsync(await s.Admin.PostAsync($"api/v1/projects/{raw}/import?format=jsonl&prepare=false", body));
+        plain["created"]!.GetValue<long>().ShouldBe(2312);
 
         // The preference the data set recorded stays in metadata, and the pair is shown in random order.
         var lines = (await s.Admin.GetStringAsync($"api/v1/projects/{project}/export?format=raw")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        lines.Length.ShouldBe(2312);
+        lines.Length.ShouldBe((int)created);
         var items = lines.Select(l => JsonNode.Parse(l)!).ToList();
         items.ShouldAllBe(i => i["fields"]!["candidates"]!.AsArray().Count == 2);
         var preferredFirst = items.Count(i => i["metadata"]!["preferred"]!.GetValue<string>() == "a");
-        preferredFirst.ShouldBeInRange(2312 * 4 / 10, 2312 * 6 / 10);
+        preferredFirst.ShouldBeInRange((int)created * 4 / 10, (int)created * 6 / 10);
     }
 
     [Theory]

@@ -98,6 +98,7 @@ public static class Bootstrap
             ct);
         await using var demo = typeof(Bootstrap).Assembly.GetManifestResourceStream("demo-items.jsonl")
             ?? throw new InvalidOperationException("demo-items.jsonl is not embedded");
-        await services.GetRequiredService<ImportService>().ImportAsync(project.Id, adminId, demo, ImportFormat.Jsonl, "demo-items.jsonl", ct);
+        await services.GetRequiredService<ImportService>().ImportAsync(project.Id, adminId, demo,
+            new ImportSettings(ImportFormat.Jsonl, "demo-items.jsonl", new Core.Preparation.PreparationOptions(), DryRun: false), ct);
     }
 }

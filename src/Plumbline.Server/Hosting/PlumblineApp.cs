@@ -1,7 +1,12 @@
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Plumbline.Data;
 using Plumbline.Server.Features.Admin;
+using Plumbline.Server.Features.Annotate;
 using Plumbline.Server.Features.Auth;
 using Plumbline.Server.Features.Export;
 using Plumbline.Server.Features.Import;
@@ -22,6 +27,7 @@ public static class PlumblineApp
 {
     public const string DefaultUrl = "http://127.0.0.1:5080";
     private const string SmartScheme = "token-or-cookie";
+    public const string SignInLimit = "sign-in";
 
     public static WebApplication Build(string[] args)
     {
@@ -43,11 +49,23 @@ public static class PlumblineApp
         services.AddOpenApi();
         services.AddRazorComponents();
         services.AddAntiforgery();
+        services.AddDataProtection().SetApplicationName("Plumbline");
+        services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp => new ConfigureOptions<KeyManagementOptions>(
+            o => o.XmlRepository = new DatabaseKeyRepository(sp.GetRequiredService<IServiceScopeFactory>())));
+        // Password guessing is slowed per client address; everything else is unlimited.
+        services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.AddPolicy(SignInLimit, http => RateLimitPartition.GetFixedWindowLimiter(
+                http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = 20, Window = TimeSpan.FromMinutes(1) }));
+        });
         services.AddHostedService<BootstrapService>();
         services.AddScoped<ProjectAccess>();
         services.AddScoped<ProjectService>();
         services.AddScoped<QueueService>();
         services.AddScoped<ImportService>();
+        services.AddScoped<PreparationRunService>();
         services.AddScoped<ExportService>();
         services.AddSingleton<ReleaseStorage>();
         services.AddSingleton<S3Uploader>();
@@ -87,6 +105,7 @@ public static class PlumblineApp
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
+        app.UseRateLimiter();
 
         app.MapOpenApi("/openapi/{documentName}.json");
         app.UseSwaggerUI(o =>
@@ -102,6 +121,7 @@ public static class PlumblineApp
         app.MapExportEndpoints();
         app.MapReleaseEndpoints();
         app.MapPageEndpoints();
+        app.MapAnnotateEndpoints();
         return app;
     }
 

@@ -57,14 +57,21 @@ public sealed class TestApp : WebApplicationFactory<Program>
     {
         get
         {
-            if (baseAddress is null)
+            // Tests of one class run in parallel with others: only one of them may start the host.
+            lock (startLock)
             {
-                StartServer();
-                var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-                baseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("localhost", "127.0.0.1", StringComparison.Ordinal) + "/");
+                return baseAddress ??= Start();
             }
-            return baseAddress;
         }
+    }
+
+    private readonly Lock startLock = new();
+
+    private Uri Start()
+    {
+        StartServer();
+        var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("localhost", "127.0.0.1", StringComparison.Ordinal) + "/");
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -94,6 +101,7 @@ public sealed class TestApp : WebApplicationFactory<Program>
 
     public PlumblineDbContext NewDbContext()
     {
+        _ = BaseAddress;
         var scope = Services.CreateScope();
         return scope.ServiceProvider.GetRequiredService<PlumblineDbContext>();
     }

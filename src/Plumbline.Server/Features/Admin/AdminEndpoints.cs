@@ -56,7 +56,8 @@ public static class AdminEndpoints
             db.Record(clock, user.Id, null, "token.create", "token", entity.Id, new { entity.Name });
             await db.SaveChangesAsync(ct);
             return Results.Ok(new CreatedTokenDto(entity.Id, entity.Name, token, entity.Prefix, user.Email));
-        }).WithName("CreateTokenWithPassword").WithSummary("Exchange e-mail and password for a new API token").AllowAnonymous();
+        }).WithName("CreateTokenWithPassword").WithSummary("Exchange e-mail and password for a new API token").AllowAnonymous()
+          .RequireRateLimiting(Hosting.PlumblineApp.SignInLimit);
 
         var users = api.MapGroup("/users").RequireAuthorization(Plumbline.Server.Hosting.Policies.Admin);
         users.MapGet("/", async (PlumblineDbContext db, CancellationToken ct) =>

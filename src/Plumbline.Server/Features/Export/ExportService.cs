@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Buffers;
+using System.Globalization;
 using System.IO.Pipelines;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
@@ -106,6 +106,11 @@ public sealed class ExportService(PlumblineDbContext db)
         {
             json.WritePropertyName("presentation");
             json.WriteRawValue(r.PresentationJson, skipInputValidation: true);
+        }
+        if (r.MetadataJson is not null)
+        {
+            json.WritePropertyName("metadata");
+            json.WriteRawValue(r.MetadataJson, skipInputValidation: true);
         }
         if (r.SkipReason is not null)
         {

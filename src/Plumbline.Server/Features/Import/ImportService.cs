@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
@@ -6,6 +7,7 @@ using Npgsql;
 using NpgsqlTypes;
 using Plumbline.Core;
 using Plumbline.Core.Import;
+using Plumbline.Core.Preparation;
 using Plumbline.Core.Schema;
 using Plumbline.Data;
 using Plumbline.Server.Features.Auth;
@@ -15,12 +17,21 @@ namespace Plumbline.Server.Features.Import;
 /// <summary>A line of the file that was not imported, and why.</summary>
 public sealed record ImportLineError(long Line, string Message);
 
+/// <summary>How to read a file and what to do with it.</summary>
+/// <param name="Format">The container format, or Auto to recognise it.</param>
+/// <param name="FileName">The file's name, for the report (and recognition by extension).</param>
+/// <param name="Preparation">Cleaning rules to apply to every record, or null to store the records as they are.</param>
+/// <param name="DryRun">Report what would happen, store nothing.</param>
+public sealed record ImportSettings(ImportFormat Format, string? FileName, PreparationOptions? Preparation, bool DryRun);
+
 /// <summary>
-/// What an import did. When <see cref="Committed"/> is false nothing of the file was stored, and
-/// <see cref="Errors"/> lists the bad lines (the first <see cref="ImportService.MaxListedErrors"/>).
+/// What an import did. When <see cref="Committed"/> is false nothing of the file was stored: either it was a
+/// dry run, or <see cref="Errors"/> lists the bad lines (the first <see cref="ImportService.MaxListedErrors"/>).
+/// Records that preparation dropped (duplicates, filters) are counted in <see cref="Dropped"/> and named in
+/// <see cref="Preparation"/>.
 /// </summary>
-public sealed record ImportReport(bool Committed, long Created, long Updated, long Unchanged, long Rejected,
-    List<ImportLineError> Errors, Dictionary<string, long> Shapes);
+public sealed record ImportReport(long? ImportId, bool Committed, bool DryRun, long Created, long Updated, long Unchanged, long Dropped,
+    long Rejected, List<ImportLineError> Errors, Dictionary<string, long> Shapes, PreparationReport? Preparation);
 
 /// <summary>
 /// Streams a file into a project's items in one transaction: all of it, or nothing. Items are matched by
@@ -31,18 +42,20 @@ public sealed class ImportService(PlumblineDbContext db, TimeProvider clock)
     public const int MaxListedErrors = 100;
     private const int BatchSize = 1000;
 
-    public async Task<ImportReport> ImportAsync(long projectId, long userId, Stream input, ImportFormat format, string? fileName, CancellationToken ct)
+    public async Task<ImportReport> ImportAsync(long projectId, long userId, Stream input, ImportSettings settings, CancellationToken ct)
     {
         var project = await db.Projects.AsNoTracking().FirstAsync(p => p.Id == projectId, ct);
         var schema = ProjectSchema.Parse(project.SchemaJson);
         var errors = new List<ImportLineError>();
         var shapes = new Dictionary<string, long>();
-        long created = 0, updated = 0, unchanged = 0, rejected = 0;
+        long created = 0, updated = 0, unchanged = 0, rejected = 0, dropped = 0;
         var batch = new List<PendingItem>(BatchSize);
+        var preparer = settings.Preparation is null ? null : await PreparerForProjectAsync(projectId, settings.Preparation, ct);
+        var preparation = preparer is null ? null : new PreparationReport();
 
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var writer = await ItemWriter.CreateAsync(db, tx, ct);
-        await foreach (var entry in ImportReader.ReadAsync(input, format, new ImportOptions { FileName = fileName }, ct))
+        await foreach (var entry in ImportReader.ReadAsync(input, settings.Format, new ImportOptions { FileName = settings.FileName }, ct))
         {
             if (entry.Error is { } error)
             {
@@ -64,6 +77,11 @@ public sealed class ImportService(PlumblineDbContext db, TimeProvider clock)
             }
             var shape = record.Shape.SourceFormatName();
             shapes[shape] = shapes.GetValueOrDefault(shape) + 1;
+            if (preparer is not null && !Prepare(preparer, preparation!, record))
+            {
+                dropped++;
+                continue;
+            }
             if (rejected > 0)
             {
                 // The file will not be stored: keep reading to report every bad line, but write nothing more.
@@ -81,7 +99,7 @@ public sealed class ImportService(PlumblineDbContext db, TimeProvider clock)
         if (rejected > 0)
         {
             await tx.RollbackAsync(ct);
-            return new ImportReport(false, 0, 0, 0, rejected, errors, shapes);
+            return new ImportReport(null, false, settings.DryRun, 0, 0, 0, dropped, rejected, errors, shapes, preparation);
         }
         if (batch.Count > 0)
         {
@@ -89,10 +107,84 @@ public sealed class ImportService(PlumblineDbContext db, TimeProvider clock)
             created += c; updated += u; unchanged += n;
         }
         await writer.DisposeAsync();
-        db.Record(clock, userId, projectId, "items.import", "project", projectId, new { fileName, created, updated, unchanged });
+        if (settings.DryRun)
+        {
+            // The writes ran so the counts are exact (repeats within the file included); none of them stays.
+            await tx.RollbackAsync(ct);
+            return new ImportReport(null, false, true, created, updated, unchanged, dropped, 0, errors, shapes, preparation);
+        }
+        var run = new ImportRun
+        {
+            ProjectId = projectId, UserId = userId, FileName = settings.FileName, CreatedAt = clock.GetUtcNow().UtcDateTime,
+            Created = created, Updated = updated, Unchanged = unchanged, Dropped = dropped,
+        };
+        db.Set<ImportRun>().Add(run);
+        await db.SaveChangesAsync(ct);
+        var report = new ImportReport(run.Id, true, false, created, updated, unchanged, dropped, 0, errors, shapes, preparation);
+        run.ReportJson = JsonSerializer.Serialize(report, StoredJson.Options);
+        db.Record(clock, userId, projectId, "items.import", "project", projectId,
+            new { importId = run.Id, settings.FileName, created, updated, unchanged, dropped });
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
-        return new ImportReport(true, created, updated, unchanged, 0, errors, shapes);
+        return report;
+    }
+
+    /// <summary>
+    /// Cleans one record in place. Returns false when it is dropped (a filter, or a duplicate of another
+    /// record); a record that matches the stored item with its own external id is an update, not a duplicate.
+    /// </summary>
+    private static bool Prepare(Preparer preparer, PreparationReport report, ImportRecord record)
+    {
+        var prepared = preparer.Prepare(record.ExternalId, JsonTexts.Flatten(record.Fields));
+        if (prepared.Verdict is Verdict.DuplicateOf or Verdict.NearDuplicateOf && prepared.DuplicateOf == record.ExternalId)
+        {
+            prepared = new PreparedRecord
+            {
+                RecordId = prepared.RecordId, Verdict = Verdict.Keep, ChangedTexts = prepared.ChangedTexts, PiiFindings = prepared.PiiFindings,
+                Hits = [.. prepared.Hits.Where(h => h.Rule is not (PreparationRules.ExactDuplicate or PreparationRules.NearDuplicate))],
+                Flags = prepared.Flags,
+            };
+        }
+        report.Add(prepared);
+        if (!prepared.IsKept)
+        {
+            return false;
+        }
+        foreach (var changed in prepared.ChangedTexts)
+        {
+            JsonTexts.Replace(record.Fields, changed.Path, changed.Text);
+        }
+        if (prepared.Flags.Count > 0)
+        {
+            // Flagged (not redacted) private information waits for a reviewer; metadata never reaches annotators.
+            record.Metadata["preparation_flags"] = new JsonArray([.. prepared.Flags.Select(f => (JsonNode)f!)]);
+        }
+        return true;
+    }
+
+    /// <summary>A preparer that knows the project's stored texts, so duplicates of them are found too.</summary>
+    private async Task<Preparer> PreparerForProjectAsync(long projectId, PreparationOptions options, CancellationToken ct)
+    {
+        var preparer = new Preparer(options);
+        if (!options.DropExactDuplicates && !options.DropNearDuplicates)
+        {
+            return preparer;
+        }
+        long after = 0;
+        while (true)
+        {
+            var page = await db.Items.AsNoTracking().Where(i => i.ProjectId == projectId && i.Id > after).OrderBy(i => i.Id).Take(BatchSize)
+                .Select(i => new { i.Id, i.ExternalId, i.FieldsJson }).ToListAsync(ct);
+            if (page.Count == 0)
+            {
+                return preparer;
+            }
+            foreach (var item in page)
+            {
+                preparer.AddExisting(item.ExternalId, JsonTexts.Flatten(JsonNode.Parse(item.FieldsJson)!.AsObject()));
+            }
+            after = page[^1].Id;
+        }
     }
 
     private static void AddError(List<ImportLineError> errors, long line, string message)
@@ -116,9 +208,19 @@ public sealed class ImportService(PlumblineDbContext db, TimeProvider clock)
                 repeats++;
             }
         }
-        var ids = latest.Keys.ToList();
-        var existing = await db.Items.AsNoTracking().Where(i => i.ProjectId == projectId && ids.Contains(i.ExternalId))
-            .Select(i => new { i.Id, i.ExternalId, i.FieldsJson, i.MetadataJson, i.GoldJson }).ToDictionaryAsync(i => i.ExternalId, ct);
+        var ids = latest.Keys.ToArray();
+        var existing = await (db.IsPostgres
+            // A join on the id list probes the (project_id, external_id) index once per id. The plain IN/ANY form
+            // lets PostgreSQL, which has no statistics yet on rows this transaction inserted, scan the whole
+            // project per batch: measured quadratic (docs/benchmarks.md, Import).
+            ? db.Database.SqlQuery<ExistingItem>($"""
+                SELECT i.id AS "Id", i.external_id AS "ExternalId", i.fields_json AS "FieldsJson", i.metadata_json AS "MetadataJson", i.gold_json AS "GoldJson"
+                FROM unnest({ids}) AS wanted(external_id)
+                JOIN items i ON i.project_id = {projectId} AND i.external_id = wanted.external_id
+                """)
+            : db.Items.AsNoTracking().Where(i => i.ProjectId == projectId && ids.Contains(i.ExternalId))
+                .Select(i => new ExistingItem(i.Id, i.ExternalId, i.FieldsJson, i.MetadataJson, i.GoldJson)))
+            .ToDictionaryAsync(i => i.ExternalId, ct);
         var now = clock.GetUtcNow().UtcDateTime;
         var inserts = new List<PendingItem>(latest.Count);
         long updated = repeats, unchanged = 0;
@@ -145,6 +247,8 @@ public sealed class ImportService(PlumblineDbContext db, TimeProvider clock)
         await writer.InsertAsync(projectId, inserts, now, ct);
         return (inserts.Count, updated, unchanged);
     }
+
+    private sealed record ExistingItem(long Id, string ExternalId, string FieldsJson, string MetadataJson, string? GoldJson);
 
     private sealed record PendingItem(string ExternalId, string FieldsJson, string MetadataJson, string? GoldJson);
 

@@ -54,7 +54,7 @@ public static class PageEndpoints
             // Only local paths, so the form cannot be used to bounce people to another site.
             var target = returnUrl is { Length: > 0 } && returnUrl.StartsWith('/') && !returnUrl.StartsWith("//", StringComparison.Ordinal) ? returnUrl : "/";
             return Results.Redirect(target);
-        });
+        }).RequireRateLimiting(Hosting.PlumblineApp.SignInLimit);
 
         pages.MapPost("/logout", async (HttpContext http) =>
         {

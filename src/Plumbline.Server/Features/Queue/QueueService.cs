@@ -165,7 +165,8 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
                 throw new QueueException(409, $"assignment {assignmentId} was skipped; it cannot be submitted");
             }
             var item = await db.Items.AsNoTracking().Where(i => i.Id == assignment.ItemId).Select(i => i.FieldsJson).FirstAsync(ct);
-            var errors = AnswerValidator.Validate(schema, JsonNode.Parse(item)!.AsObject(), values);
+            var itemFields = JsonNode.Parse(item)!.AsObject();
+            var errors = AnswerValidator.Validate(schema, itemFields, values);
             if (errors.Count > 0)
             {
                 throw new QueueException(400, "some answers are not valid", errors);
@@ -195,6 +196,8 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             response.GuidelineVersion = project.GuidelineVersion;
             response.LeadTimeMs = request.LeadTimeMs ?? (long)(now - assignment.LeasedAt).TotalMilliseconds;
             response.PresentationJson = assignment.PresentationJson;
+            // Derived on the server (edit distance of edited drafts), so every client records the same figures.
+            response.MetadataJson = ResponseMetadata.Build(schema, itemFields, values)?.ToJsonString(StoredJson.Options);
             response.UpdatedAt = now;
             assignment.Status = "submitted";
             assignment.CompletedAt = now;
