@@ -11,6 +11,9 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
                          [--server PATH-TO-Plumbline.Server.dll] [--keep] [--no-prepare]
           import-reader  ImportReader alone on one thread   [records (1000000)] [--keep]
           quality        agreement and truth inference on 100k labels   [timed runs (7)]
+          release        a TRL preference release of N pairwise items × 3 answers through the real server (child process)
+                         [--items N (1000000)] [--database sqlite|postgres] [--pg "Host=…"] [--format F (trl-preference)] [--keep]
+          release-core   the release pipeline alone (parse, consensus, write) on generated items   [items (200000)]
           prep           data preparation (all rules) on synthetic ~1 KB records   [records (1000000)] [--sequential]
         """);
     return args.Length == 0 ? 1 : 0;
@@ -23,6 +26,8 @@ return args[0] switch
     "import-reader" => await ImportReaderBench.RunAsync(rest),
     "quality" => await QualityBench.RunAsync(rest),
     "prep" => await PreparationBench.RunAsync(rest),
+    "release" => await ReleaseBench.RunAsync(rest),
+    "release-core" => await ReleaseCoreBench.RunAsync(rest),
     _ => Unknown(args[0]),
 };
 

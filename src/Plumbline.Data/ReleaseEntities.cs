@@ -56,3 +56,13 @@ public sealed class ReleaseSecretConfiguration : IEntityTypeConfiguration<Releas
         builder.HasOne<Project>().WithMany().HasForeignKey(s => s.ProjectId).OnDelete(DeleteBehavior.Cascade);
     }
 }
+
+/// <summary>
+/// Keyset pages of a project's items in id order (releases, exports) need (project_id, id): without it SQLite
+/// answers <c>project_id = ? AND id > ? ORDER BY id LIMIT n</c> from another index and sorts the whole project
+/// for every page.
+/// </summary>
+public sealed class ItemKeysetConfiguration : IEntityTypeConfiguration<Item>
+{
+    public void Configure(EntityTypeBuilder<Item> builder) => builder.HasIndex(i => new { i.ProjectId, i.Id });
+}

@@ -87,30 +87,36 @@ public static class ItemConsensus
     private static LabelConsensus? Label(QuestionDefinition q, IReadOnlyList<ReleaseAnswer> answers, string method)
     {
         var labels = q.Labels ?? [];
-        var votes = new List<Rating>(answers.Count);
-        for (var a = 0; a < answers.Count; a++)
+        var counts = new int[labels.Count];
+        var n = 0;
+        foreach (var a in answers)
         {
-            if (answers[a].Values[q.Name] is JsonValue v && v.GetValueKind() == JsonValueKind.String)
+            if (a.Values[q.Name] is JsonValue v && v.GetValueKind() == JsonValueKind.String)
             {
                 var index = labels.IndexOf(v.GetValue<string>());
                 if (index >= 0)
                 {
-                    votes.Add(new Rating(0, a, index));
+                    counts[index]++;
+                    n++;
                 }
             }
         }
-        if (votes.Count == 0)
+        if (n == 0)
         {
             return null;
         }
-        // One item: vote shares are the posterior; ties go to the label listed first in the schema.
-        var result = TruthInference.MajorityVote(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(votes), labels.Count);
-        var counts = CountVotes(votes, labels.Count);
+        var winner = MajorityVote(counts);
+        var votes = new List<KeyValuePair<string, int>>(2);
+        for (var i = 0; i < counts.Length; i++)
+        {
+            if (counts[i] > 0)
+            {
+                votes.Add(KeyValuePair.Create(labels[i], counts[i]));
+            }
+        }
         return new LabelConsensus
         {
-            Question = q.Name, Method = method, Answers = votes.Count,
-            Label = labels[result.Labels[0]], Confidence = result.Confidence[0],
-            Votes = labels.Select((l, i) => KeyValuePair.Create(l, counts[i])).Where(p => p.Value > 0).ToList(),
+            Question = q.Name, Method = method, Answers = n, Label = labels[winner], Confidence = counts[winner] / (double)n, Votes = votes,
         };
     }
 
@@ -196,50 +202,64 @@ public static class ItemConsensus
     {
         var ids = CandidateIds(schema, q, fields);
         // Categories: the candidates in stored order, then tie and both bad.
-        var categories = new List<string>(ids) { AnswerValidator.Tie, AnswerValidator.BothBad };
-        var votes = new List<Rating>(answers.Count);
-        var strengths = new List<(int Category, double Strength)>();
-        for (var a = 0; a < answers.Count; a++)
+        var k = ids.Count + 2;
+        var counts = new int[k];
+        var strengthSum = new double[k];
+        var strengthCount = new int[k];
+        var n = 0;
+        foreach (var a in answers)
         {
-            if (answers[a].Values[q.Name] is not JsonObject pref || pref["choice"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String)
+            if (a.Values[q.Name] is not JsonObject pref || pref["choice"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String)
             {
                 continue;
             }
-            var index = categories.IndexOf(c.GetValue<string>());
+            var choice = c.GetValue<string>();
+            var index = choice == AnswerValidator.Tie ? ids.Count : choice == AnswerValidator.BothBad ? ids.Count + 1 : ids.IndexOf(choice);
             if (index < 0)
             {
                 continue;
             }
-            votes.Add(new Rating(0, a, index));
+            counts[index]++;
+            n++;
             if (JsonNumbers.Of(pref["strength"]) is { } s)
             {
-                strengths.Add((index, s));
+                strengthSum[index] += s;
+                strengthCount[index]++;
             }
         }
-        if (votes.Count == 0)
+        if (n == 0)
         {
             return null;
         }
-        var result = TruthInference.MajorityVote(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(votes), categories.Count);
-        var counts = CountVotes(votes, categories.Count);
-        var winner = result.Labels[0];
+        string Category(int i) => i < ids.Count ? ids[i] : i == ids.Count ? AnswerValidator.Tie : AnswerValidator.BothBad;
+        var winner = MajorityVote(counts);
         // Equal votes for two different answers is no consensus: a tie, never the candidate stored first.
-        var tiedTop = counts.Count(c => c == counts[winner]) > 1;
-        var choice = tiedTop ? AnswerValidator.Tie : categories[winner];
+        var tiedTop = false;
+        for (var i = 0; i < k; i++)
+        {
+            tiedTop |= i != winner && counts[i] == counts[winner];
+        }
         string? chosen = null, rejected = null;
         if (!tiedTop && winner < ids.Count && ids.Count == 2)
         {
             chosen = ids[winner];
             rejected = ids[1 - winner];
         }
-        var winning = strengths.Where(s => s.Category == winner).Select(s => s.Strength).ToList();
+        var votes = new List<KeyValuePair<string, int>>(3);
+        for (var i = 0; i < k; i++)
+        {
+            if (counts[i] > 0)
+            {
+                votes.Add(KeyValuePair.Create(Category(i), counts[i]));
+            }
+        }
+        votes.Sort((x, y) => x.Value != y.Value ? y.Value.CompareTo(x.Value) : string.CompareOrdinal(x.Key, y.Key));
         return new PreferenceConsensus
         {
-            Question = q.Name, Method = method, Answers = votes.Count, Choice = choice, Chosen = chosen, Rejected = rejected,
-            Confidence = tiedTop ? counts[winner] / (double)votes.Count : result.Confidence[0],
-            Strength = tiedTop || winning.Count == 0 ? double.NaN : winning.Average(),
-            Votes = categories.Select((cat, i) => KeyValuePair.Create(cat, counts[i])).Where(p => p.Value > 0)
-                .OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).ToList(),
+            Question = q.Name, Method = method, Answers = n, Choice = tiedTop ? AnswerValidator.Tie : Category(winner), Chosen = chosen, Rejected = rejected,
+            Confidence = counts[winner] / (double)n,
+            Strength = tiedTop || strengthCount[winner] == 0 ? double.NaN : strengthSum[winner] / strengthCount[winner],
+            Votes = votes,
         };
     }
 
@@ -338,14 +358,21 @@ public static class ItemConsensus
         };
     }
 
-    private static int[] CountVotes(List<Rating> votes, int categories)
+    /// <summary>
+    /// The category with the most votes, ties to the smallest index: <see cref="TruthInference.MajorityVote"/> with
+    /// <see cref="TieBreak.SmallestLabel"/> on one item (a test holds the two equal), without its per-call set-up.
+    /// </summary>
+    public static int MajorityVote(ReadOnlySpan<int> counts)
     {
-        var counts = new int[categories];
-        foreach (var v in votes)
+        var best = 0;
+        for (var i = 1; i < counts.Length; i++)
         {
-            counts[(int)v.Value]++;
+            if (counts[i] > counts[best])
+            {
+                best = i;
+            }
         }
-        return counts;
+        return best;
     }
 
     private static List<string> CandidateIds(ProjectSchema schema, QuestionDefinition q, JsonObject fields)

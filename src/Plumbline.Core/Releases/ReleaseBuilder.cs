@@ -27,6 +27,9 @@ public sealed class ReleaseBuilder : IDisposable
     private readonly SortedDictionary<int, long> guidelines = [];
     private readonly Dictionary<string, int> raters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, QuestionTally> tallies = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, QuestionDefinition> questions;
+    private readonly System.Buffers.ArrayBufferWriter<byte> contentBuffer = new(4096);
+    private readonly Utf8JsonWriter contentJson;
     private int itemIndex;
 
     /// <param name="schema">The project's schema.</param>
@@ -40,6 +43,7 @@ public sealed class ReleaseBuilder : IDisposable
         this.schema = schema;
         this.methods = methods;
         this.create = create;
+        questions = schema.Questions.ToDictionary(q => q.Name, StringComparer.Ordinal);
         if (formats.Count == 0)
         {
             throw new ReleaseException("give at least one format; formats that fit this project: " + string.Join(", ", ReleaseFormats.Fitting(schema)));
@@ -61,6 +65,7 @@ public sealed class ReleaseBuilder : IDisposable
         }
         indexStream = new HashingStream(create(IndexPath));
         index = new JsonlOutput(indexStream);
+        contentJson = new Utf8JsonWriter(contentBuffer);
     }
 
     /// <summary>The format a Hugging Face folder holds when none is named: what the project's questions are best used for.</summary>
@@ -184,41 +189,41 @@ public sealed class ReleaseBuilder : IDisposable
     /// </summary>
     private void WriteIndex(ReleaseItem item)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
-        using (var json = new Utf8JsonWriter(buffer))
+        // One buffer and one writer for every item: the index line is the per-item cost every release pays.
+        contentBuffer.ResetWrittenCount();
+        contentJson.Reset(contentBuffer);
+        contentJson.WriteStartObject();
+        contentJson.WritePropertyName("f");
+        item.Fields.WriteTo(contentJson);
+        contentJson.WritePropertyName("m");
+        item.Metadata.WriteTo(contentJson);
+        contentJson.WriteStartArray("a");
+        foreach (var a in item.Answers)
         {
-            json.WriteStartObject();
-            json.WritePropertyName("f");
-            item.Fields.WriteTo(json);
-            json.WritePropertyName("m");
-            item.Metadata.WriteTo(json);
-            json.WriteStartArray("a");
-            foreach (var a in item.Answers)
-            {
-                json.WriteNumberValue(a.ResponseId);
-                a.Values.WriteTo(json);
-            }
-            json.WriteEndArray();
-            json.WriteStartObject("c");
-            foreach (var q in schema.Questions)
-            {
-                if (item.Consensus.TryGetValue(q.Name, out var c))
-                {
-                    json.WritePropertyName(q.Name);
-                    ConsensusJson.Write(json, c);
-                }
-            }
-            json.WriteEndObject();
-            json.WriteEndObject();
+            contentJson.WriteNumberValue(a.ResponseId);
+            a.Values.WriteTo(contentJson);
         }
-        hash.AppendData(buffer.WrittenSpan);
+        contentJson.WriteEndArray();
+        contentJson.WriteStartObject("c");
+        foreach (var q in schema.Questions)
+        {
+            if (item.Consensus.TryGetValue(q.Name, out var c))
+            {
+                contentJson.WritePropertyName(q.Name);
+                ConsensusJson.Write(contentJson, c);
+            }
+        }
+        contentJson.WriteEndObject();
+        contentJson.WriteEndObject();
+        contentJson.Flush();
+        Span<byte> digest = stackalloc byte[32];
+        SHA256.HashData(contentBuffer.WrittenSpan, digest);
         var w = index.Json;
         w.WriteStartObject();
         w.WriteNumber("item_id", item.ItemId);
         w.WriteString("external_id", item.ExternalId);
         w.WriteString("split", item.Split);
-        w.WriteString("sha256", Convert.ToHexStringLower(hash.GetCurrentHash()));
+        w.WriteString("sha256", Convert.ToHexStringLower(digest));
         w.WriteEndObject();
         index.EndRecord();
     }
@@ -238,7 +243,7 @@ public sealed class ReleaseBuilder : IDisposable
                 t.ConfidenceSum += c.Confidence;
                 t.ConfidenceCount++;
             }
-            var q = schema.FindQuestion(name)!;
+            var q = questions[name];
             switch (c)
             {
                 case RankingConsensus when c.Answers > 1:
@@ -248,9 +253,11 @@ public sealed class ReleaseBuilder : IDisposable
                 case LabelConsensus:
                 case RatingConsensus:
                 case PreferenceConsensus:
+                    var candidates = q.Type == SchemaTypes.Preference && schema.CandidatesFieldOf(q) is { } field
+                        ? FieldValues.CandidateIds(item.Fields[field]) : null;
                     foreach (var a in item.Answers)
                     {
-                        if (Code(schema, q, item.Fields, a.Values[name]) is { } value)
+                        if (Code(q, candidates, a.Values[name]) is { } value)
                         {
                             t.Ratings.Add(new Rating(itemIndex, raters[a.Annotator], value));
                         }
@@ -261,7 +268,7 @@ public sealed class ReleaseBuilder : IDisposable
     }
 
     /// <summary>An answer as a number for agreement: label or choice index, or the rating.</summary>
-    private static double? Code(ProjectSchema schema, QuestionDefinition q, JsonObject fields, JsonNode? value)
+    private static double? Code(QuestionDefinition q, List<string>? candidates, JsonNode? value)
     {
         switch (q.Type)
         {
@@ -275,10 +282,8 @@ public sealed class ReleaseBuilder : IDisposable
                 {
                     return null;
                 }
-                var field = schema.CandidatesFieldOf(q);
-                var ids = field is null ? [] : FieldValues.CandidateIds(fields[field]);
                 var text = choice.GetValue<string>();
-                var index = ids.IndexOf(text);
+                var index = candidates?.IndexOf(text) ?? -1;
                 // Agreement is about which candidate won, not where it was stored: candidate indices, then tie and both bad.
                 return index >= 0 ? index : text == AnswerValidator.Tie ? 1000 : 1001;
             default:
@@ -295,6 +300,7 @@ public sealed class ReleaseBuilder : IDisposable
         }
         index.Dispose();
         indexStream.Dispose();
+        contentJson.Dispose();
     }
 
     private sealed record Output(string Format, string Split, string Path, HashingStream Stream, FormatFile File);

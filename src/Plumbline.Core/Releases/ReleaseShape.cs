@@ -179,10 +179,17 @@ public sealed class ReleaseShape
         {
             if (item.ConsensusOf<PreferenceConsensus>(Preference.Name) is { Chosen: { } chosen, Rejected: { } rejected } p)
             {
-                var votes = p.Votes.ToDictionary(v => v.Key, v => v.Value);
-                var margin = double.IsNaN(p.Strength)
-                    ? (votes.GetValueOrDefault(chosen) - votes.GetValueOrDefault(rejected)) / (double)p.Answers
-                    : p.Strength;
+                var margin = p.Strength;
+                if (double.IsNaN(margin))
+                {
+                    int forChosen = 0, forRejected = 0;
+                    foreach (var (choice, count) in p.Votes)
+                    {
+                        forChosen += choice == chosen ? count : 0;
+                        forRejected += choice == rejected ? count : 0;
+                    }
+                    margin = (forChosen - forRejected) / (double)p.Answers;
+                }
                 yield return new PreferencePair(CandidateContent(item.Fields, Preference, chosen), CandidateContent(item.Fields, Preference, rejected),
                     chosen, rejected, margin, 1, 2);
             }

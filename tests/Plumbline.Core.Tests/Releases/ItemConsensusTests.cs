@@ -141,3 +141,28 @@ public sealed class ItemConsensusTests
         double.IsNaN(first.Confidence).ShouldBeTrue();
     }
 }
+
+public sealed class ItemMajorityVoteTests
+{
+    [Fact]
+    public void MajorityVote_RandomVotes_SameAsTruthInferenceMajorityVoteOnOneItem()
+    {
+        var random = new Random(12);
+        for (var trial = 0; trial < 2000; trial++)
+        {
+            var k = random.Next(2, 6);
+            var n = random.Next(1, 8);
+            var ratings = Enumerable.Range(0, n).Select(r => new Plumbline.Core.Quality.Rating(0, r, random.Next(k))).ToArray();
+            var counts = new int[k];
+            foreach (var r in ratings)
+            {
+                counts[(int)r.Value]++;
+            }
+
+            var expected = Plumbline.Core.Quality.TruthInference.MajorityVote(ratings, k);
+
+            ItemConsensus.MajorityVote(counts).ShouldBe(expected.Labels[0]);
+            (counts[ItemConsensus.MajorityVote(counts)] / (double)n).ShouldBe(expected.Confidence[0], 1e-12);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Plumbline.Core.Releases;
+using Plumbline.Core.Schema;
+
+namespace Plumbline.Bench;
+
+/// <summary>The release pipeline without a database: parse, consensus, write, on generated pairwise items; CPU per stage.</summary>
+public static class ReleaseCoreBench
+{
+    public static Task<int> RunAsync(string[] args)
+    {
+        var count = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 200_000;
+        var schema = Templates.Get("pairwise")!;
+        var rows = Enumerable.Range(0, count).Select(i => ReleaseBench.GenerateForCore(i)).ToList();
+        var methods = new Dictionary<string, string>();
+        var splits = new SplitAssigner(1, 0.05, 0.05);
+        var pseudonyms = new Pseudonymizer([1, 2, 3]);
+        for (var round = 0; round < 2; round++)
+        {
+            var parse = new Stopwatch();
+            var consensus = new Stopwatch();
+            var write = new Stopwatch();
+            using var builder = new ReleaseBuilder(schema, ["trl-preference"], methods, true, _ => Stream.Null);
+            var total = Stopwatch.StartNew();
+            for (var i = 0; i < rows.Count; i++)
+            {
+                parse.Start();
+                var fields = JsonNode.Parse(rows[i].Fields)!.AsObject();
+                var answers = new List<ReleaseAnswer>(3);
+                for (var a = 0; a < 3; a++)
+                {
+                    answers.Add(new ReleaseAnswer(i * 3 + a, pseudonyms.Of(1001 + a), 1, JsonNode.Parse(rows[i].Answers[a])!.AsObject()));
+                }
+                parse.Stop();
+                consensus.Start();
+                var c = ReleaseBuilder.Consensus(schema, methods, fields, answers);
+                var split = splits.Of("item-" + i);
+                consensus.Stop();
+                write.Start();
+                builder.Add(new ReleaseItem { ItemId = i, ExternalId = "item-" + i, Fields = fields, Answers = answers, Consensus = c, Split = split });
+                write.Stop();
+            }
+            var complete = Stopwatch.StartNew();
+            builder.Complete(new ReleaseManifest());
+            Console.WriteLine($"{count:N0} items: total {total.Elapsed.TotalMilliseconds / count * 1000:0.0} µs/item; parse {parse.Elapsed.TotalMilliseconds / count * 1000:0.0}, "
+                + $"consensus {consensus.Elapsed.TotalMilliseconds / count * 1000:0.0}, write {write.Elapsed.TotalMilliseconds / count * 1000:0.0}, complete {complete.Elapsed.TotalMilliseconds:0} ms");
+        }
+        return Task.FromResult(0);
+    }
+}
