@@ -223,4 +223,36 @@ public class ReleaseTests
         (await s.Admin.GetAsync($"api/v1/projects/{project}/releases/9")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
         (await s.Admin.GetAsync($"api/v1/projects/{project}/releases/1/files/manifest.json")).StatusCode.ShouldBe(HttpStatusCode.OK);
     }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Create_StratifiedByMetadata_EachLanguageGetsTheShares_AndMetadataFilterKeepsOne(string provider)
+    {
+        var s = new Scenario(SharedApps.Get(provider));
+        var project = await s.CreateProjectAsync("pairwise", overlap: 1);
+        var lines = Enumerable.Range(0, 20).Select(i =>
+            $$$"""{"id":"m-{{{i}}}","prompt":"Q{{{i}}}","chosen":"Good {{{i}}}","rejected":"Bad {{{i}}}","metadata":{"lang":"{{{(i < 15 ? "en" : "de")}}}"}}""");
+        await (await s.ImportAsync(project, string.Join('\n', lines))).ShouldHaveStatusAsync(HttpStatusCode.OK);
+        var (annotator, _) = await s.MemberAsync(project);
+        while (await Scenario.NextAsync(annotator, project) is { } task)
+        {
+            var id = task["fields"]!["candidates"]![0]!["id"]!.GetValue<string>();
+            await (await Scenario.SubmitAsync(annotator, task["assignmentId"]!.GetValue<long>(), Scenario.Prefer(id))).ShouldHaveStatusAsync(HttpStatusCode.OK);
+        }
+
+        var all = await CreateAsync(s, project, new { formats = new[] { "raw" }, split = new { validation = 0.2, test = 0.2, seed = 5, stratifyBy = "lang" } });
+        var german = await CreateAsync(s, project, new { formats = new[] { "raw" }, filter = new { metadata = new { lang = "de" } } });
+
+        var records = new List<JsonObject>();
+        foreach (var split in new[] { "train", "validation", "test" })
+        {
+            records.AddRange(Lines(await DownloadAsync(s.Admin, project, 1, $"raw/{split}.jsonl")));
+        }
+        string Count(string lang) => string.Join(",", new[] { "train", "validation", "test" }
+            .Select(split => records.Count(r => r["metadata"]!["lang"]!.GetValue<string>() == lang && r["split"]!.GetValue<string>() == split)));
+        Count("en").ShouldBe("9,3,3"); // 15 × 0.6 / 0.2 / 0.2
+        Count("de").ShouldBe("3,1,1"); // 5 × 0.6 / 0.2 / 0.2
+        all["manifest"]!["counts"]!["items"]!.GetValue<long>().ShouldBe(20);
+        german["manifest"]!["counts"]!["items"]!.GetValue<long>().ShouldBe(5);
+    }
 }

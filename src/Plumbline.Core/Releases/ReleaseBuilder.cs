@@ -11,7 +11,7 @@ namespace Plumbline.Core.Releases;
 /// <summary>
 /// Writes a release as items stream in: every requested format, one file per split, an item index for diffs
 /// (<c>index.jsonl</c>), and for Hugging Face folders a dataset card at the end. Files are hashed as they are
-/// written. Memory holds one item at a time plus 16 bytes per answer for the agreement figures.
+/// written. Memory holds one item at a time; agreement figures accumulate in matrices over the distinct answer values.
 /// </summary>
 public sealed class ReleaseBuilder : IDisposable
 {
@@ -255,13 +255,15 @@ public sealed class ReleaseBuilder : IDisposable
                 case PreferenceConsensus:
                     var candidates = q.Type == SchemaTypes.Preference && schema.CandidatesFieldOf(q) is { } field
                         ? FieldValues.CandidateIds(item.Fields[field]) : null;
+                    t.Values.Clear();
                     foreach (var a in item.Answers)
                     {
                         if (Code(q, candidates, a.Values[name]) is { } value)
                         {
-                            t.Ratings.Add(new Rating(itemIndex, raters[a.Annotator], value));
+                            t.Values.Add(value);
                         }
                     }
+                    (t.Alpha ??= new StreamingAlpha(q.Type == SchemaTypes.Rating)).AddItem(t.Values);
                     break;
             }
         }
@@ -313,7 +315,10 @@ public sealed class ReleaseBuilder : IDisposable
         public long ConfidenceCount;
         public double KendallSum;
         public long KendallItems;
-        public List<Rating> Ratings { get; } = [];
+        /// <summary>Krippendorff's alpha, accumulated item by item.</summary>
+        public StreamingAlpha? Alpha;
+        /// <summary>One item's coded answers (reused).</summary>
+        public List<double> Values { get; } = [];
 
         public QuestionFigures Figures(QuestionDefinition q, string method)
         {
@@ -327,11 +332,10 @@ public sealed class ReleaseBuilder : IDisposable
                 figures.AgreementMetric = "mean_kendall_w";
                 figures.Agreement = KendallItems == 0 ? null : Math.Round(KendallSum / KendallItems, 6);
             }
-            else if (Ratings.Count > 0)
+            else if (Alpha is not null)
             {
-                var level = q.Type == SchemaTypes.Rating ? MeasurementLevel.Interval : MeasurementLevel.Nominal;
                 figures.AgreementMetric = q.Type == SchemaTypes.Rating ? "krippendorff_alpha_interval" : "krippendorff_alpha_nominal";
-                var alpha = Agreement.KrippendorffAlpha(CollectionsMarshal.AsSpan(Ratings), level);
+                var alpha = Alpha.Value();
                 figures.Agreement = double.IsNaN(alpha) ? null : Math.Round(alpha, 6);
             }
             return figures;

@@ -14,8 +14,8 @@ namespace Plumbline.Server.Features.Releases;
 
 /// <summary>
 /// Builds releases: reads a project's items and submitted responses in keyset pages, computes each item's
-/// consensus, and streams every format into a new numbered folder. Nothing grows with the project but the
-/// agreement figures (16 bytes per answer) and, for a stratified split, each item's stratum.
+/// consensus, and streams every format into a new numbered folder. Nothing grows with the project but, for a
+/// stratified split, each item's stratum.
 /// </summary>
 public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage, S3Uploader s3, TimeProvider clock, ILogger<ReleaseService> log)
 {
