@@ -69,6 +69,7 @@ public static class ReleaseBench
 
         var work = Directory.CreateTempSubdirectory("plumbline-release-bench-").FullName;
         string? pgDatabase = null;
+        string? loadConnection = null;
         Process? server = null;
         try
         {
@@ -87,6 +88,7 @@ public static class ReleaseBench
                     await create.ExecuteNonQueryAsync();
                 }
                 connection = new NpgsqlConnectionStringBuilder(pg) { Database = pgDatabase }.ConnectionString;
+                loadConnection = new NpgsqlConnectionStringBuilder(connection) { CommandTimeout = 0 }.ConnectionString;
             }
             var baseAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
             server = StartServer(serverDll, connection, Path.Combine(work, "releases"), baseAddress, Path.Combine(work, "server.log"));
@@ -104,7 +106,7 @@ public static class ReleaseBench
             }
             else
             {
-                await LoadPostgresAsync(connection, projectId, items);
+                await LoadPostgresAsync(loadConnection!, projectId, items);
             }
             Console.WriteLine($"loaded {items:N0} items and {items * 3:N0} responses into {database} in {load.Elapsed.TotalSeconds:0.0} s");
 

@@ -1,8 +1,6 @@
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Plumbline.Core.Quality;
 using Plumbline.Core.Releases.Formats;
 using Plumbline.Core.Schema;
 
@@ -30,7 +28,6 @@ public sealed class ReleaseBuilder : IDisposable
     private readonly Dictionary<string, QuestionDefinition> questions;
     private readonly System.Buffers.ArrayBufferWriter<byte> contentBuffer = new(4096);
     private readonly Utf8JsonWriter contentJson;
-    private int itemIndex;
 
     /// <param name="schema">The project's schema.</param>
     /// <param name="formats">Format names; <c>hf</c> or <c>hf:FORMAT</c> for a Hugging Face dataset folder.</param>
@@ -138,7 +135,6 @@ public sealed class ReleaseBuilder : IDisposable
         }
         Tally(item);
         WriteIndex(item);
-        itemIndex++;
     }
 
     /// <summary>
