@@ -7,6 +7,7 @@ using Plumbline.Server.Features.Export;
 using Plumbline.Server.Features.Import;
 using Plumbline.Server.Features.Pages;
 using Plumbline.Server.Features.Projects;
+using Plumbline.Server.Features.Quality;
 using Plumbline.Server.Features.Queue;
 
 namespace Plumbline.Server.Hosting;
@@ -48,6 +49,7 @@ public static class PlumblineApp
         services.AddScoped<QueueService>();
         services.AddScoped<ImportService>();
         services.AddScoped<ExportService>();
+        services.AddQuality();
 
         services.AddAuthentication(SmartScheme)
             .AddPolicyScheme(SmartScheme, "API token or sign-in cookie", o => o.ForwardDefaultSelector = ctx =>
@@ -96,6 +98,7 @@ public static class PlumblineApp
         app.MapQueueEndpoints();
         app.MapImportEndpoints();
         app.MapExportEndpoints();
+        app.MapQualityFeature();
         app.MapPageEndpoints();
         return app;
     }
