@@ -13,6 +13,7 @@ public static class QualityFeature
     public static IEndpointRouteBuilder MapQualityFeature(this IEndpointRouteBuilder app)
     {
         app.MapQualityEndpoints();
+        app.MapGoldEndpoints();
         return app;
     }
 }
