@@ -22,8 +22,8 @@ public sealed record QualitySettings
     /// <summary>An item's consensus with confidence below this needs review.</summary>
     public double ReviewBelowConfidence { get; init; } = 0.7;
 
-    /// <summary>Which submitted responses go to reviewers: <c>none</c>, <c>all</c>, <c>percent</c>, <c>per_annotator</c> or <c>below_agreement</c>.</summary>
-    public string ReviewMode { get; init; } = ReviewModes.None;
+    /// <summary>Which submitted responses go to reviewers: <c>all</c> (the default), <c>none</c>, <c>percent</c>, <c>per_annotator</c> or <c>below_agreement</c>.</summary>
+    public string ReviewMode { get; init; } = ReviewModes.All;
 
     /// <summary>For <c>percent</c>: the share of responses sampled, 0..100 (a stable hash of the response, so the sample does not move).</summary>
     public double ReviewPercent { get; init; } = 10;

@@ -7,6 +7,7 @@ public static class QualityFeature
     {
         services.AddScoped<QualityService>();
         services.AddScoped<AnnotationImportService>();
+        services.AddScoped<ReviewService>();
         return services;
     }
 
@@ -14,6 +15,7 @@ public static class QualityFeature
     {
         app.MapQualityEndpoints();
         app.MapGoldEndpoints();
+        app.MapReviewEndpoints();
         return app;
     }
 }

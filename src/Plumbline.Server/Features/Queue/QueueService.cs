@@ -11,7 +11,10 @@ namespace Plumbline.Server.Features.Queue;
 /// <summary>What an annotator receives: the item's fields as shown to them, never gold or others' answers.</summary>
 public sealed record TaskDto(
     long AssignmentId, long ProjectId, long ItemId, string ExternalId, JsonObject Fields, List<QuestionDefinition> Questions,
-    int GuidelineVersion, DateTime ExpiresAt, JsonObject? Draft, JsonObject Presentation);
+    int GuidelineVersion, DateTime ExpiresAt, JsonObject? Draft, JsonObject Presentation, ReworkDto? Rework = null);
+
+/// <summary>A response sent back by a reviewer: what was submitted and what to fix.</summary>
+public sealed record ReworkDto(string? Comment, JsonObject Values);
 
 /// <param name="Values">Answers keyed by question name.</param>
 /// <param name="LeadTimeMs">Time spent, measured by the client; the server measures from the lease when absent.</param>
@@ -51,6 +54,18 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         // Resume: a person with a live lease gets the same item back.
         var live = await db.Assignments.FirstOrDefaultAsync(a => a.ProjectId == projectId && a.UserId == userId
             && a.Stage == Stage && a.Status == "active" && a.ExpiresAt > now, ct);
+        // Rework next: a response a reviewer sent back (its lease row, reopened, possibly expired while reworked).
+        live ??= await db.Assignments.FirstOrDefaultAsync(a => a.ProjectId == projectId && a.UserId == userId && a.Stage == Stage
+            && (a.Status == "rework" || (a.Status == "active" && a.ExpiresAt <= now && db.Responses.Any(r => r.AssignmentId == a.Id && r.Status == "submitted"))), ct);
+        if (live is { Status: not "active" } || (live is not null && live.ExpiresAt <= now))
+        {
+            live.Status = "active";
+            live.LeasedAt = now;
+            live.ExpiresAt = now.AddMinutes(schema.Workflow.LeaseMinutes);
+            await db.SaveChangesAsync(ct);
+            db.Record(clock, userId, projectId, "assignment.rework", "assignment", live.Id, new { itemId = live.ItemId });
+            await db.SaveChangesAsync(ct);
+        }
         if (live is null)
         {
             var itemId = await Quality.GoldScoring.WantsGoldAsync(db, schema.Workflow.Quality, projectId, userId, ct)
@@ -164,11 +179,19 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             await db.SaveChangesAsync(ct);
         }
         Presentation.Apply(schema, fields, presentation);
-        var draft = await db.Responses.AsNoTracking()
-            .Where(r => r.ItemId == assignment.ItemId && r.UserId == assignment.UserId && r.Status == "draft")
-            .Select(r => r.ValuesJson).FirstOrDefaultAsync(ct);
+        var own = await db.Responses.AsNoTracking()
+            .Where(r => r.ItemId == assignment.ItemId && r.UserId == assignment.UserId)
+            .Select(r => new { r.Id, r.Status, r.ValuesJson }).FirstOrDefaultAsync(ct);
+        var draft = own?.Status == "draft" ? JsonNode.Parse(own.ValuesJson)!.AsObject() : null;
+        ReworkDto? rework = null;
+        if (own?.Status == "submitted")
+        {
+            var reject = await db.Reviews.AsNoTracking().Where(v => v.ResponseId == own.Id && v.Verdict == "reject")
+                .OrderByDescending(v => v.Id).Select(v => v.Comment).FirstOrDefaultAsync(ct);
+            rework = new ReworkDto(reject, JsonNode.Parse(own.ValuesJson)!.AsObject());
+        }
         return new TaskDto(assignment.Id, project.Id, assignment.ItemId, item.ExternalId, fields, schema.Questions,
-            project.GuidelineVersion, assignment.ExpiresAt, draft is null ? null : JsonNode.Parse(draft)!.AsObject(), presentation);
+            project.GuidelineVersion, assignment.ExpiresAt, draft, presentation, rework);
     }
 
     public async Task<SubmitResult> SubmitAsync(long assignmentId, long userId, SubmitRequest request, bool withNext, CancellationToken ct)
