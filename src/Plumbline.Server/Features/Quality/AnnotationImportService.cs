@@ -226,14 +226,27 @@ public sealed class AnnotationImportService(PlumblineDbContext db, TimeProvider 
             await db.SaveChangesAsync(ct);
             var responses = fresh.Select((f, i) => new Response
             {
-                ProjectId = projectId, ItemId = f.Item, UserId = f.User, AssignmentId = leases[i].Id, Status = "submitted", ValuesJson = f.Values,
-                Revision = 1, GuidelineVersion = project.GuidelineVersion, LeadTimeMs = f.P.LeadTimeMs, CreatedAt = now, UpdatedAt = now,
+                ProjectId = projectId,
+                ItemId = f.Item,
+                UserId = f.User,
+                AssignmentId = leases[i].Id,
+                Status = "submitted",
+                ValuesJson = f.Values,
+                Revision = 1,
+                GuidelineVersion = project.GuidelineVersion,
+                LeadTimeMs = f.P.LeadTimeMs,
+                CreatedAt = now,
+                UpdatedAt = now,
             }).ToList();
             db.Responses.AddRange(responses);
             await db.SaveChangesAsync(ct);
             db.ResponseRevisions.AddRange(responses.Select(r => new ResponseRevision
             {
-                ResponseId = r.Id, Revision = 1, Status = "submitted", ValuesJson = r.ValuesJson, CreatedAt = now,
+                ResponseId = r.Id,
+                Revision = 1,
+                Status = "submitted",
+                ValuesJson = r.ValuesJson,
+                CreatedAt = now,
             }));
             await db.SaveChangesAsync(ct);
             created += responses.Count;

@@ -194,7 +194,12 @@ public sealed class QualityService(PlumblineDbContext db)
                 .OrderBy(r => r.Id).Take(PageSize)
                 .Select(r => new
                 {
-                    r.Id, r.ItemId, r.UserId, r.ValuesJson, r.LeadTimeMs, r.PresentationJson,
+                    r.Id,
+                    r.ItemId,
+                    r.UserId,
+                    r.ValuesJson,
+                    r.LeadTimeMs,
+                    r.PresentationJson,
                     ExternalId = db.Items.Where(i => i.Id == r.ItemId).Select(i => i.ExternalId).First(),
                 })
                 .ToListAsync(ct);

@@ -165,8 +165,13 @@ public sealed class ReviewService(PlumblineDbContext db, TimeProvider clock, Qua
         }
         var review = new Review
         {
-            ProjectId = response.ProjectId, ResponseId = responseId, ReviewerId = reviewerId, Verdict = verdict, Comment = comment,
-            CorrectedValuesJson = corrected, CreatedAt = now,
+            ProjectId = response.ProjectId,
+            ResponseId = responseId,
+            ReviewerId = reviewerId,
+            Verdict = verdict,
+            Comment = comment,
+            CorrectedValuesJson = corrected,
+            CreatedAt = now,
         };
         db.Reviews.Add(review);
         if (verdict == "reject")
