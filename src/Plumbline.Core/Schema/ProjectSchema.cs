@@ -123,6 +123,8 @@ public sealed record WorkflowSettings
     public bool ShowModelNames { get; init; }
     /// <summary>Randomise candidate order per annotator (the order shown is stored with the response).</summary>
     public bool ShuffleCandidates { get; init; } = true;
+    /// <summary>Gold items, pausing, review sampling and review thresholds.</summary>
+    public QualitySettings Quality { get; init; } = new();
 }
 
 /// <summary>A schema or answer that breaks the rules; the message says what and where.</summary>

@@ -85,6 +85,7 @@ public static class SchemaValidator
         {
             errors.Add($"workflow.queueOrder: '{w.QueueOrder}' is not 'sequential' or 'random'");
         }
+        errors.AddRange(w.Quality.Problems());
         return errors;
     }
 

@@ -12,6 +12,7 @@ using Plumbline.Server.Features.Export;
 using Plumbline.Server.Features.Import;
 using Plumbline.Server.Features.Pages;
 using Plumbline.Server.Features.Projects;
+using Plumbline.Server.Features.Quality;
 using Plumbline.Server.Features.Queue;
 
 namespace Plumbline.Server.Hosting;
@@ -66,6 +67,7 @@ public static class PlumblineApp
         services.AddScoped<ImportService>();
         services.AddScoped<PreparationRunService>();
         services.AddScoped<ExportService>();
+        services.AddQuality();
 
         services.AddAuthentication(SmartScheme)
             .AddPolicyScheme(SmartScheme, "API token or sign-in cookie", o => o.ForwardDefaultSelector = ctx =>
@@ -115,6 +117,7 @@ public static class PlumblineApp
         app.MapQueueEndpoints();
         app.MapImportEndpoints();
         app.MapExportEndpoints();
+        app.MapQualityFeature();
         app.MapPageEndpoints();
         app.MapAnnotateEndpoints();
         return app;

@@ -11,7 +11,10 @@ namespace Plumbline.Server.Features.Queue;
 /// <summary>What an annotator receives: the item's fields as shown to them, never gold or others' answers.</summary>
 public sealed record TaskDto(
     long AssignmentId, long ProjectId, long ItemId, string ExternalId, JsonObject Fields, List<QuestionDefinition> Questions,
-    int GuidelineVersion, DateTime ExpiresAt, JsonObject? Draft, JsonObject Presentation);
+    int GuidelineVersion, DateTime ExpiresAt, JsonObject? Draft, JsonObject Presentation, ReworkDto? Rework = null);
+
+/// <summary>A response sent back by a reviewer: what was submitted and what to fix.</summary>
+public sealed record ReworkDto(string? Comment, JsonObject Values);
 
 /// <param name="Values">Answers keyed by question name.</param>
 /// <param name="LeadTimeMs">Time spent, measured by the client; the server measures from the lease when absent.</param>
@@ -39,6 +42,10 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
 
     public async Task<TaskDto?> NextAsync(long projectId, long userId, CancellationToken ct)
     {
+        if (await Quality.GoldScoring.PauseReasonAsync(db, projectId, userId, ct) is not null)
+        {
+            return null;
+        }
         var project = await db.Projects.AsNoTracking().FirstAsync(p => p.Id == projectId, ct);
         var schema = ProjectSchema.Parse(project.SchemaJson);
         var now = clock.GetUtcNow().UtcDateTime;
@@ -47,9 +54,25 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         // Resume: a person with a live lease gets the same item back.
         var live = await db.Assignments.FirstOrDefaultAsync(a => a.ProjectId == projectId && a.UserId == userId
             && a.Stage == Stage && a.Status == "active" && a.ExpiresAt > now, ct);
+        // Rework next: a response a reviewer sent back (its lease row, reopened, possibly expired while reworked).
+        live ??= await db.Assignments.FirstOrDefaultAsync(a => a.ProjectId == projectId && a.UserId == userId && a.Stage == Stage
+            && (a.Status == "rework" || (a.Status == "active" && a.ExpiresAt <= now && db.Responses.Any(r => r.AssignmentId == a.Id && r.Status == "submitted"))), ct);
+        if (live is { Status: not "active" } || (live is not null && live.ExpiresAt <= now))
+        {
+            live.Status = "active";
+            live.LeasedAt = now;
+            live.ExpiresAt = now.AddMinutes(schema.Workflow.LeaseMinutes);
+            await db.SaveChangesAsync(ct);
+            db.Record(clock, userId, projectId, "assignment.rework", "assignment", live.Id, new { itemId = live.ItemId });
+            await db.SaveChangesAsync(ct);
+        }
         if (live is null)
         {
-            var itemId = await ClaimCandidateAsync(projectId, userId, project.Overlap, schema.Workflow.QueueOrder, now, ct);
+            var itemId = await Quality.GoldScoring.WantsGoldAsync(db, schema.Workflow.Quality, projectId, userId, ct)
+                ? await GoldCandidateAsync(projectId, userId, now, ct)
+                : null;
+            itemId ??= await ClaimCandidateAsync(projectId, userId, project.Overlap, schema.Workflow.QueueOrder,
+                Quality.GoldScoring.Injects(schema.Workflow.Quality), now, ct);
             if (itemId is null)
             {
                 return null;
@@ -73,7 +96,20 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         return task;
     }
 
-    private async Task<long?> ClaimCandidateAsync(long projectId, long userId, int overlap, string order, DateTime now, CancellationToken ct)
+    /// <summary>A gold item this person has not seen: every annotator answers gold, so overlap does not apply.</summary>
+    private async Task<long?> GoldCandidateAsync(long projectId, long userId, DateTime now, CancellationToken ct)
+    {
+        var ids = await db.Database.SqlQuery<long>($"""
+            SELECT i.id AS "Value" FROM items i
+            WHERE i.project_id = {projectId} AND i.gold_json IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {userId}
+                              AND (a.status <> 'active' OR a.expires_at > {now}))
+            ORDER BY i.id LIMIT 1
+            """).ToListAsync(ct);
+        return ids.Count == 0 ? null : ids[0];
+    }
+
+    private async Task<long?> ClaimCandidateAsync(long projectId, long userId, int overlap, string order, bool skipGold, DateTime now, CancellationToken ct)
     {
         long from = 0;
         if (order == "random")
@@ -86,22 +122,22 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
                 from = Random.Shared.NextInt64(range.Min, range.Max + 1);
             }
         }
-        var found = await CandidateAsync(projectId, userId, overlap, now, from, ct);
+        var found = await CandidateAsync(projectId, userId, overlap, skipGold, now, from, ct);
         if (found is null && from > 0)
         {
-            found = await CandidateAsync(projectId, userId, overlap, now, 0, ct);
+            found = await CandidateAsync(projectId, userId, overlap, skipGold, now, 0, ct);
         }
         return found;
     }
 
-    private async Task<long?> CandidateAsync(long projectId, long userId, int overlap, DateTime now, long from, CancellationToken ct)
+    private async Task<long?> CandidateAsync(long projectId, long userId, int overlap, bool skipGold, DateTime now, long from, CancellationToken ct)
     {
         // Items this person has not answered, skipped or leased, whose submitted responses plus live leases
         // of others leave room. PostgreSQL skips rows another claim holds instead of waiting for them.
         var ids = db.IsPostgres
             ? db.Database.SqlQuery<long>($"""
                 SELECT i.id AS "Value" FROM items i
-                WHERE i.project_id = {projectId} AND i.submitted_count < {overlap} AND i.id >= {from}
+                WHERE i.project_id = {projectId} AND i.submitted_count < {overlap} AND i.id >= {from} AND ({skipGold} = FALSE OR i.gold_json IS NULL)
                   AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {userId}
                                   AND (a.status <> 'active' OR a.expires_at > {now}))
                   AND i.submitted_count + (SELECT count(*) FROM assignments o WHERE o.item_id = i.id AND o.status = 'active'
@@ -110,7 +146,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
                 """)
             : db.Database.SqlQuery<long>($"""
                 SELECT i.id AS "Value" FROM items i
-                WHERE i.project_id = {projectId} AND i.submitted_count < {overlap} AND i.id >= {from}
+                WHERE i.project_id = {projectId} AND i.submitted_count < {overlap} AND i.id >= {from} AND ({skipGold} = FALSE OR i.gold_json IS NULL)
                   AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {userId}
                                   AND (a.status <> 'active' OR a.expires_at > {now}))
                   AND i.submitted_count + (SELECT count(*) FROM assignments o WHERE o.item_id = i.id AND o.status = 'active'
@@ -143,11 +179,19 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             await db.SaveChangesAsync(ct);
         }
         Presentation.Apply(schema, fields, presentation);
-        var draft = await db.Responses.AsNoTracking()
-            .Where(r => r.ItemId == assignment.ItemId && r.UserId == assignment.UserId && r.Status == "draft")
-            .Select(r => r.ValuesJson).FirstOrDefaultAsync(ct);
+        var own = await db.Responses.AsNoTracking()
+            .Where(r => r.ItemId == assignment.ItemId && r.UserId == assignment.UserId)
+            .Select(r => new { r.Id, r.Status, r.ValuesJson }).FirstOrDefaultAsync(ct);
+        var draft = own?.Status == "draft" ? JsonNode.Parse(own.ValuesJson)!.AsObject() : null;
+        ReworkDto? rework = null;
+        if (own?.Status == "submitted")
+        {
+            var reject = await db.Reviews.AsNoTracking().Where(v => v.ResponseId == own.Id && v.Verdict == "reject")
+                .OrderByDescending(v => v.Id).Select(v => v.Comment).FirstOrDefaultAsync(ct);
+            rework = new ReworkDto(reject, JsonNode.Parse(own.ValuesJson)!.AsObject());
+        }
         return new TaskDto(assignment.Id, project.Id, assignment.ItemId, item.ExternalId, fields, schema.Questions,
-            project.GuidelineVersion, assignment.ExpiresAt, draft is null ? null : JsonNode.Parse(draft)!.AsObject(), presentation);
+            project.GuidelineVersion, assignment.ExpiresAt, draft, presentation, rework);
     }
 
     public async Task<SubmitResult> SubmitAsync(long assignmentId, long userId, SubmitRequest request, bool withNext, CancellationToken ct)
@@ -156,6 +200,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         var now = clock.GetUtcNow().UtcDateTime;
         Response response;
         long projectId;
+        ProjectSchema submittedSchema;
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             var (assignment, project, schema) = await LoadOwnAsync(assignmentId, userId, ct);
@@ -175,7 +220,8 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             if (existing?.Status != "submitted")
             {
                 // The guard that keeps an item at or under its overlap, whatever the leases said.
-                var counted = await db.Items.Where(i => i.Id == assignment.ItemId && i.SubmittedCount < project.Overlap)
+                var goldExempt = Quality.GoldScoring.Injects(schema.Workflow.Quality);
+                var counted = await db.Items.Where(i => i.Id == assignment.ItemId && (i.SubmittedCount < project.Overlap || (goldExempt && i.GoldJson != null)))
                     .ExecuteUpdateAsync(s => s.SetProperty(i => i.SubmittedCount, i => i.SubmittedCount + 1), ct);
                 if (counted == 0)
                 {
@@ -210,7 +256,9 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
                 new { assignmentId, response.Revision });
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
+            submittedSchema = schema;
         }
+        await Quality.GoldScoring.CheckAfterSubmitAsync(db, clock, submittedSchema, projectId, userId, response.ItemId, ct);
         var next = withNext ? await NextAsync(projectId, userId, ct) : null;
         return new SubmitResult(response.Id, response.Revision, response.Status, next);
     }
