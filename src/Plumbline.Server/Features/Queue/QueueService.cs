@@ -84,7 +84,8 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
     }
 
     /// <summary>Who is claiming, in which project, for how many answers per item, at what time.</summary>
-    private sealed record Claim(long ProjectId, long UserId, int Overlap, DateTime Now);
+    /// <param name="Lock">Lock the row found (PostgreSQL: <c>FOR UPDATE SKIP LOCKED</c>); false for a plain read.</param>
+    private sealed record Claim(long ProjectId, long UserId, int Overlap, DateTime Now, bool Lock = true);
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<long, (long Count, DateTime Until)> ProjectSizes = new();
 
@@ -117,8 +118,30 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         return count;
     }
 
-    /// <summary>Pinned work first (the person's own, then their groups'), then the open queue in the project's order.</summary>
+    /// <summary>
+    /// Claims an item. On PostgreSQL a claim skips rows that other transactions hold (a claim in progress, a submit
+    /// counting its answer), so finding nothing is not yet "nothing left": when a plain read still sees an available
+    /// item, the claim is tried again once those short transactions are over. Otherwise a person near the end of the
+    /// queue would be told there is no work while there is.
+    /// </summary>
     private async Task<long?> ClaimAsync(Claim claim, WorkflowSettings workflow, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var claimed = await ClaimOnceAsync(claim with { Lock = true }, workflow, ct);
+            if (claimed is not null || !db.IsPostgres || attempt == MaxClaimAttempts
+                || await ClaimOnceAsync(claim with { Lock = false }, workflow, ct) is null)
+            {
+                return claimed;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 4 * attempt)), clock, ct);
+        }
+    }
+
+    private const int MaxClaimAttempts = 30;
+
+    /// <summary>Pinned work first (the person's own, then their groups'), then the open queue in the project's order.</summary>
+    private async Task<long?> ClaimOnceAsync(Claim claim, WorkflowSettings workflow, CancellationToken ct)
     {
         if (workflow.PinKey is not null)
         {
@@ -179,7 +202,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             SELECT i.id AS "Value" FROM items i
             WHERE i.project_id = {0} AND i.queue_state = {{ItemQueueStates.Open}} {{(fromId is null ? "" : "AND i.id >= {4}")}}
               AND {{Available}}
-            ORDER BY {{orderBy}} LIMIT 1 {{(db.IsPostgres ? "FOR UPDATE OF i SKIP LOCKED" : "")}}
+            ORDER BY {{orderBy}} LIMIT 1 {{(db.IsPostgres && claim.Lock ? "FOR UPDATE OF i SKIP LOCKED" : "")}}
             """;
         object[] parameters = fromId is { } from
             ? [claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, from]
@@ -195,7 +218,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             SELECT i.id AS "Value" FROM item_pins p JOIN items i ON i.id = p.item_id
             WHERE p.project_id = {0} AND p.principal = {4} AND i.queue_state = {{ItemQueueStates.Pinned}}
               AND {{Available}}
-            ORDER BY p.item_id LIMIT 1 {{(db.IsPostgres ? "FOR UPDATE OF i SKIP LOCKED" : "")}}
+            ORDER BY p.item_id LIMIT 1 {{(db.IsPostgres && claim.Lock ? "FOR UPDATE OF i SKIP LOCKED" : "")}}
             """;
         var found = await db.Database.SqlQueryRaw<long>(sql, claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, principal).ToListAsync(ct);
         return found.Count == 0 ? null : found[0];
