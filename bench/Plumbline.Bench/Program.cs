@@ -11,6 +11,9 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
                          [--server PATH-TO-Plumbline.Server.dll] [--keep] [--no-prepare]
           import-reader  ImportReader alone on one thread   [records (1000000)] [--keep]
           quality        agreement and truth inference on 100k labels   [timed runs (7)]
+          queue          the work queue under load: N annotators run next → submit?next=true against the real server
+                         [--annotators N (200)] [--items N (10000)] [--overlap K (3)] [--seconds S (30)]
+                         [--database sqlite|postgres] [--pg "Host=…"] [--server PATH] [--no-ceiling]
           prep           data preparation (all rules) on synthetic ~1 KB records   [records (1000000)] [--sequential]
         """);
     return args.Length == 0 ? 1 : 0;
@@ -23,6 +26,7 @@ return args[0] switch
     "import-reader" => await ImportReaderBench.RunAsync(rest),
     "quality" => await QualityBench.RunAsync(rest),
     "prep" => await PreparationBench.RunAsync(rest),
+    "queue" => await QueueLoadBench.RunAsync(rest),
     _ => Unknown(args[0]),
 };
 

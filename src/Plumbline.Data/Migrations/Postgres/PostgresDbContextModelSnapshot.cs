@@ -365,9 +365,17 @@ namespace Plumbline.Data.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("metadata_json");
 
+                    b.Property<double>("Priority")
+                        .HasColumnType("double precision")
+                        .HasColumnName("priority");
+
                     b.Property<long>("ProjectId")
                         .HasColumnType("bigint")
                         .HasColumnName("project_id");
+
+                    b.Property<int>("QueueState")
+                        .HasColumnType("integer")
+                        .HasColumnName("queue_state");
 
                     b.Property<int>("SubmittedCount")
                         .HasColumnType("integer")
@@ -383,6 +391,17 @@ namespace Plumbline.Data.Migrations.Postgres
                         .IsUnique();
 
                     b.HasIndex("ProjectId", "SubmittedCount", "Id");
+
+                    b.HasIndex(new[] { "ProjectId", "SubmittedCount", "Priority", "Id" }, "ix_items_queue_overlap_first")
+                        .IsDescending(false, true, true, false)
+                        .HasFilter("queue_state = 0");
+
+                    b.HasIndex(new[] { "ProjectId", "Id" }, "ix_items_queue_random")
+                        .HasFilter("queue_state = 0");
+
+                    b.HasIndex(new[] { "ProjectId", "Priority", "Id" }, "ix_items_queue_sequential")
+                        .IsDescending(false, true, false)
+                        .HasFilter("queue_state = 0");
 
                     b.ToTable("items");
                 });
@@ -472,6 +491,28 @@ namespace Plumbline.Data.Migrations.Postgres
                     b.HasIndex("ProjectId", "ItemId");
 
                     b.ToTable("item_decisions");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemPin", b =>
+                {
+                    b.Property<long>("ItemId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("item_id");
+
+                    b.Property<string>("Principal")
+                        .HasMaxLength(400)
+                        .HasColumnType("character varying(400)")
+                        .HasColumnName("principal");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("project_id");
+
+                    b.HasKey("ItemId", "Principal");
+
+                    b.HasIndex("ProjectId", "Principal", "ItemId");
+
+                    b.ToTable("item_pins");
                 });
 
             modelBuilder.Entity("Plumbline.Data.Project", b =>
@@ -600,6 +641,11 @@ namespace Plumbline.Data.Migrations.Postgres
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)")
                         .HasColumnName("status");
+
+                    b.Property<string>("SubmitKey")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("submit_key");
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
@@ -872,6 +918,15 @@ namespace Plumbline.Data.Migrations.Postgres
                 });
 
             modelBuilder.Entity("Plumbline.Data.ItemDecision", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemPin", b =>
                 {
                     b.HasOne("Plumbline.Data.Item", null)
                         .WithMany()

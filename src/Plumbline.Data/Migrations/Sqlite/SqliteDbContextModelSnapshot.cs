@@ -346,9 +346,17 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("metadata_json");
 
+                    b.Property<double>("Priority")
+                        .HasColumnType("REAL")
+                        .HasColumnName("priority");
+
                     b.Property<long>("ProjectId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("project_id");
+
+                    b.Property<int>("QueueState")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("queue_state");
 
                     b.Property<int>("SubmittedCount")
                         .HasColumnType("INTEGER")
@@ -364,6 +372,17 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .IsUnique();
 
                     b.HasIndex("ProjectId", "SubmittedCount", "Id");
+
+                    b.HasIndex(new[] { "ProjectId", "SubmittedCount", "Priority", "Id" }, "ix_items_queue_overlap_first")
+                        .IsDescending(false, true, true, false)
+                        .HasFilter("queue_state = 0");
+
+                    b.HasIndex(new[] { "ProjectId", "Id" }, "ix_items_queue_random")
+                        .HasFilter("queue_state = 0");
+
+                    b.HasIndex(new[] { "ProjectId", "Priority", "Id" }, "ix_items_queue_sequential")
+                        .IsDescending(false, true, false)
+                        .HasFilter("queue_state = 0");
 
                     b.ToTable("items");
                 });
@@ -449,6 +468,28 @@ namespace Plumbline.Data.Migrations.Sqlite
                     b.HasIndex("ProjectId", "ItemId");
 
                     b.ToTable("item_decisions");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemPin", b =>
+                {
+                    b.Property<long>("ItemId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("item_id");
+
+                    b.Property<string>("Principal")
+                        .HasMaxLength(400)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("principal");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("project_id");
+
+                    b.HasKey("ItemId", "Principal");
+
+                    b.HasIndex("ProjectId", "Principal", "ItemId");
+
+                    b.ToTable("item_pins");
                 });
 
             modelBuilder.Entity("Plumbline.Data.Project", b =>
@@ -573,6 +614,11 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasMaxLength(16)
                         .HasColumnType("TEXT")
                         .HasColumnName("status");
+
+                    b.Property<string>("SubmitKey")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("submit_key");
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("TEXT")
@@ -837,6 +883,15 @@ namespace Plumbline.Data.Migrations.Sqlite
                 });
 
             modelBuilder.Entity("Plumbline.Data.ItemDecision", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemPin", b =>
                 {
                     b.HasOne("Plumbline.Data.Item", null)
                         .WithMany()

@@ -254,7 +254,10 @@ public sealed class AnnotationImportService(PlumblineDbContext db, TimeProvider 
         }
         foreach (var (itemId, count) in added)
         {
-            await db.Items.Where(i => i.Id == itemId).ExecuteUpdateAsync(s => s.SetProperty(i => i.SubmittedCount, i => i.SubmittedCount + count), ct);
+            // Full items leave the claim indexes, as a submit through the queue does.
+            await db.Items.Where(i => i.Id == itemId).ExecuteUpdateAsync(s => s
+                .SetProperty(i => i.QueueState, i => i.SubmittedCount + count >= project.Overlap ? ItemQueueStates.Complete : i.QueueState)
+                .SetProperty(i => i.SubmittedCount, i => i.SubmittedCount + count), ct);
         }
         db.Record(clock, actorId, projectId, "annotations.import", "project", projectId, new { rows, created, updated, unchanged, annotatorsCreated });
         await db.SaveChangesAsync(ct);

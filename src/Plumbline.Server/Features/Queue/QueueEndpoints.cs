@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.AspNetCore.Mvc;
 using Plumbline.Server.Features.Auth;
 
 namespace Plumbline.Server.Features.Queue;
@@ -26,10 +27,12 @@ public static class QueueEndpoints
         }).WithName("NextTask").WithSummary("Lease the next item for you (your live lease first); 204 when nothing is left for you, 403 while you are paused")
           .Produces<TaskDto>().Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status403Forbidden);
 
-        api.MapPost("/assignments/{id:long}/submit", (long id, SubmitRequest request, bool? next, ClaimsPrincipal user, QueueService queue, CancellationToken ct) =>
-            Run(() => queue.SubmitAsync(id, user.Id(), request, next ?? false, ct)))
+        api.MapPost("/assignments/{id:long}/submit", (long id, SubmitRequest request, bool? next, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+            ClaimsPrincipal user, QueueService queue, CancellationToken ct) =>
+            Run(() => queue.SubmitAsync(id, user.Id(), request, next ?? false, ct, idempotencyKey)))
             .WithName("SubmitResponse")
-            .WithSummary("Submit answers; resubmitting adds a revision. With ?next=true the answer carries the next task")
+            .WithSummary("Submit answers; resubmitting adds a revision. With ?next=true the answer carries the next task. " +
+                "A retry with the same Idempotency-Key header stores nothing new and gets the same response")
             .Produces<SubmitResult>().ProducesValidationProblem();
 
         api.MapPost("/assignments/{id:long}/skip", (long id, SkipRequest? request, bool? next, ClaimsPrincipal user, QueueService queue, CancellationToken ct) =>
