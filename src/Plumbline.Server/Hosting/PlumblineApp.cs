@@ -12,6 +12,7 @@ using Plumbline.Server.Features.Export;
 using Plumbline.Server.Features.Import;
 using Plumbline.Server.Features.Pages;
 using Plumbline.Server.Features.Projects;
+using Plumbline.Server.Features.Quality;
 using Plumbline.Server.Features.Queue;
 using Plumbline.Server.Features.Releases;
 
@@ -70,6 +71,7 @@ public static class PlumblineApp
         services.AddSingleton<ReleaseStorage>();
         services.AddSingleton<S3Uploader>();
         services.AddScoped<ReleaseService>();
+        services.AddQuality();
 
         services.AddAuthentication(SmartScheme)
             .AddPolicyScheme(SmartScheme, "API token or sign-in cookie", o => o.ForwardDefaultSelector = ctx =>
@@ -120,6 +122,7 @@ public static class PlumblineApp
         app.MapImportEndpoints();
         app.MapExportEndpoints();
         app.MapReleaseEndpoints();
+        app.MapQualityFeature();
         app.MapPageEndpoints();
         app.MapAnnotateEndpoints();
         return app;
