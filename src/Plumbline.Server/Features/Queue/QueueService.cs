@@ -68,7 +68,9 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         }
         if (live is null)
         {
-            var itemId = await Quality.GoldScoring.WantsGoldAsync(db, schema.Workflow.Quality, projectId, userId, ct)
+            // Calibration rounds first: every member answers them, whatever the overlap (served like gold).
+            var itemId = await Quality.Calibration.CandidateAsync(db, projectId, userId, ct);
+            itemId ??= await Quality.GoldScoring.WantsGoldAsync(db, schema.Workflow.Quality, projectId, userId, ct)
                 ? await GoldCandidateAsync(projectId, userId, now, ct)
                 : null;
             itemId ??= await ClaimCandidateAsync(projectId, userId, project.Overlap, schema.Workflow.QueueOrder,
@@ -221,7 +223,8 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             {
                 // The guard that keeps an item at or under its overlap, whatever the leases said.
                 var goldExempt = Quality.GoldScoring.Injects(schema.Workflow.Quality);
-                var counted = await db.Items.Where(i => i.Id == assignment.ItemId && (i.SubmittedCount < project.Overlap || (goldExempt && i.GoldJson != null)))
+                var calibrating = await Quality.Calibration.IsOpenItemAsync(db, assignment.ItemId, ct);
+                var counted = await db.Items.Where(i => i.Id == assignment.ItemId && (calibrating || i.SubmittedCount < project.Overlap || (goldExempt && i.GoldJson != null)))
                     .ExecuteUpdateAsync(s => s.SetProperty(i => i.SubmittedCount, i => i.SubmittedCount + 1), ct);
                 if (counted == 0)
                 {
@@ -254,6 +257,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             });
             db.Record(clock, userId, project.Id, response.Revision == 1 ? "response.submit" : "response.revise", "response", response.Id,
                 new { assignmentId, response.Revision });
+            await Quality.Calibration.RecordAsync(db, project.Id, userId, assignment.ItemId, response.ValuesJson, project.GuidelineVersion, now, ct);
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
             submittedSchema = schema;
