@@ -1,4 +1,5 @@
 using System.Globalization;
+using Plumbline.Cli;
 using Plumbline.Core.Quality;
 
 namespace Plumbline.Server.Tests;
@@ -126,5 +127,44 @@ public class CalibrationTests
         var forbidden = await reviewer.PostAsJsonAsync($"api/v1/projects/{project}/calibration", new { externalIds = Enumerable.Range(0, 20).Select(i => $"i{i}").ToArray() });
         await forbidden.ShouldHaveStatusAsync(HttpStatusCode.Forbidden);
         (await s.Admin.GetFromJsonAsync<JsonArray>($"api/v1/projects/{project}/calibration"))!.Count.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task CalibrationCli_CreateReportClose_PrintsTheRoundAndEveryAnswer()
+    {
+        var app = SharedApps.Get("sqlite");
+        var s = new Scenario(app);
+        var project = await ProjectAsync(s, items: 22);
+        var id = project.ToString(CultureInfo.InvariantCulture);
+        async Task<(int Exit, string Out, string Err)> RunAsync(params string[] args)
+        {
+            using var stdout = new StringWriter();
+            using var stderr = new StringWriter();
+            var exit = await CliApp.RunAsync([.. args, "--server", app.BaseAddress.ToString(), "--token", TestApp.AdminToken], stdout, stderr);
+            return (exit, stdout.ToString(), stderr.ToString());
+        }
+
+        var (exit, output, _) = await RunAsync("calibration", "create", id, "--name", "kick-off", "--items", string.Join(',', Enumerable.Range(0, 20).Select(i => $"i{i}")));
+        exit.ShouldBe(0);
+        output.ShouldContain("\"kick-off\" open: 20 items, guideline version 0");
+        var session = (await s.Admin.GetFromJsonAsync<JsonArray>($"api/v1/projects/{project}/calibration"))!.Single()!["id"]!.GetValue<long>().ToString(CultureInfo.InvariantCulture);
+
+        var (annotator, email) = await s.MemberAsync(project);
+        var task = (await Scenario.NextAsync(annotator, project))!;
+        task["externalId"]!.GetValue<string>().ShouldBe("i0");
+        await (await Scenario.SubmitAsync(annotator, task["assignmentId"]!.GetValue<long>(), Label("1"))).ShouldHaveStatusAsync(HttpStatusCode.OK);
+
+        (exit, output, _) = await RunAsync("calibration", "report", id, session);
+        exit.ShouldBe(0);
+        output.ShouldContain("(open): 20 items, 1 participants; guideline version 0 at opening, 0 now");
+        output.ShouldContain($"{email} (guidelines v0): {{\"label\":\"1\"}}");
+
+        (exit, output, _) = await RunAsync("calibration", "close", id, session);
+        exit.ShouldBe(0);
+        output.ShouldContain($"round {session} closed");
+        // Closed: the next task is ordinary work again.
+        var next = (await Scenario.NextAsync(annotator, project))!;
+        next["externalId"]!.GetValue<string>().ShouldBe("i1");
+        (await RunAsync("calibration", "create", id, "--items", "i0,i1")).Err.ShouldContain("20 to 50 distinct items (got 2)");
     }
 }
