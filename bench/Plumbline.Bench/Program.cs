@@ -10,7 +10,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
                          [--items N (1000000)] [--database sqlite|postgres] [--pg "Host=…;Port=…;Username=…;Database=postgres"]
                          [--server PATH-TO-Plumbline.Server.dll] [--keep] [--no-prepare]
           import-reader  ImportReader alone on one thread   [records (1000000)] [--keep]
-          quality        agreement and truth inference on 100k labels   [timed runs (7)]
+          quality        agreement, truth inference, Bradley-Terry against issue 5 figures   [--runs N (5)] [--big LABELS (10000000)] [--data DIR]
           release        a TRL preference release of N pairwise items × 3 answers through the real server (child process)
                          [--items N (1000000)] [--database sqlite|postgres] [--pg "Host=…"] [--format F (trl-preference)] [--keep]
           release-core   the release pipeline alone (parse, consensus, write) on generated items   [items (200000)]

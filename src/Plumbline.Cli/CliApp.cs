@@ -35,6 +35,7 @@ public static partial class CliApp
         root.Subcommands.Add(ReleaseCommand(context));
         root.Subcommands.Add(QualityCommand(context));
         root.Subcommands.Add(AnnotationsCommand(context));
+        root.Subcommands.Add(CalibrationCommand(context));
 
         var parse = root.Parse(args);
         return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, ct);

@@ -108,17 +108,33 @@ public static class BradleyTerry
         var table = PairTable.From(comparisons, modelCount);
         var point = table.Fit(table.Wins(comparisons), 1e-10, 100_000);
         var samples = new double[modelCount * rounds];
-        var random = new Random(seed);
+        // Drawing dominates the cost: each comparison is reduced to the slot of its left model in the wins table
+        // (the right model's slot is the other of the pair, slot ^ 1) and its left score, and draws come from a
+        // seeded SplitMix64 with a 128-bit multiply for the bounded index (bias n/2^64), several times faster than
+        // the seeded System.Random.
+        var n = comparisons.Length;
+        var slot = new int[n];
+        var score = new double[n];
+        for (var c = 0; c < n; c++)
+        {
+            var p = table.PairOf[c];
+            slot[c] = p >= 0 ? 2 * p : (2 * ~p) + 1;
+            score[c] = comparisons[c].LeftScore;
+        }
+        var state = (ulong)seed;
         var wins = new double[table.PairCount * 2];
         for (var round = 0; round < rounds; round++)
         {
             Array.Clear(wins);
-            for (var draw = 0; draw < comparisons.Length; draw++)
+            for (var draw = 0; draw < n; draw++)
             {
-                table.Add(wins, comparisons, random.Next(comparisons.Length));
+                var c = (int)Math.BigMul(SplitMix64(ref state), (ulong)n, out _);
+                wins[slot[c]] += score[c];
+                wins[slot[c] ^ 1] += 1 - score[c];
             }
-            // Looser tolerance than the point fit: the sampling noise dwarfs 1e-8.
-            var strengths = table.Fit(wins, 1e-8, 10_000);
+            // Looser tolerance than the point fit: the sampling noise dwarfs 1e-8. Starting from the point estimate,
+            // which a resample lies close to, takes a fraction of the MM iterations that a uniform start needs.
+            var strengths = table.Fit(wins, 1e-8, 10_000, point);
             for (var m = 0; m < modelCount; m++)
             {
                 samples[(m * rounds) + round] = strengths[m];
@@ -134,6 +150,15 @@ public static class BradleyTerry
             upper[m] = Quantile(s, (1 + confidence) / 2);
         }
         return Ranking.WithIntervals(point, lower, upper);
+    }
+
+    /// <summary>SplitMix64 (Steele, Lea and Flood 2014): a tiny, fast, well-mixed 64-bit generator for resampling.</summary>
+    private static ulong SplitMix64(ref ulong state)
+    {
+        var z = state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
     }
 
     /// <summary>Linear-interpolation quantile of sorted values (numpy's default), NaN values sorted last are ignored.</summary>
@@ -214,7 +239,7 @@ public static class BradleyTerry
             wins[(2 * pair) + (leftIsFirst ? 1 : 0)] += 1 - left;
         }
 
-        public double[] Fit(double[] wins, double tolerance, int maxIterations)
+        public double[] Fit(double[] wins, double tolerance, int maxIterations, double[]? start = null)
         {
             var total = new double[Models];
             var compared = new double[Models];
@@ -234,9 +259,19 @@ public static class BradleyTerry
                     active++;
                 }
             }
+            double startTotal = 0;
             for (var m = 0; m < Models; m++)
             {
-                strength[m] = compared[m] > 0 ? 1.0 / active : double.NaN;
+                if (start is not null && compared[m] > 0 && start[m] > 0)
+                {
+                    startTotal += start[m];
+                }
+            }
+            for (var m = 0; m < Models; m++)
+            {
+                strength[m] = compared[m] == 0 ? double.NaN
+                    : startTotal > 0 ? Math.Max(start![m], 0) / startTotal
+                    : 1.0 / active;
             }
             var denominator = new double[Models];
             for (var iteration = 0; iteration < maxIterations; iteration++)
@@ -244,17 +279,19 @@ public static class BradleyTerry
                 Array.Clear(denominator);
                 for (var p = 0; p < PairCount; p++)
                 {
+                    var (a, b) = (First[p], Second[p]);
                     var n = wins[2 * p] + wins[(2 * p) + 1];
                     if (n == 0)
                     {
                         continue;
                     }
-                    var sum = strength[First[p]] + strength[Second[p]];
-                    if (sum > 0)
+                    var sum = strength[a] + strength[b];
+                    if (sum <= 0)
                     {
-                        denominator[First[p]] += n / sum;
-                        denominator[Second[p]] += n / sum;
+                        continue;
                     }
+                    denominator[a] += n / sum;
+                    denominator[b] += n / sum;
                 }
                 // MM update p_i = W_i / Σ_j n_ij / (p_i + p_j), then renormalise (the likelihood is scale-free).
                 double norm = 0;

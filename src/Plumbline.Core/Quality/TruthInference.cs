@@ -127,6 +127,15 @@ public static class TruthInference
     /// shares. Probabilities are floored at 1e-10 before normalising, so a zero count never becomes log 0.
     /// Skill = probability that the rater's label is correct, Σ_t prior(t)·π(t, t).
     /// </summary>
+    /// <remarks>
+    /// Memory is O(answers + items·K + raters·K²), never items × raters. Built for tens of millions of answers,
+    /// where memory latency, not arithmetic, sets the pace: each iteration is one pass over the items that does the
+    /// E-step of an item and at once adds its posterior to the expected counts of the M-step; a rater's
+    /// probabilities P(label l | truth ·) and the counts being gathered for them sit side by side (one cache line
+    /// for K = 4), so an answer costs one cache miss per iteration. The E-step multiplies probabilities instead of
+    /// adding logs (one logarithm per item instead of K exponentials), rescaling a row by 2^700 before it could
+    /// underflow, so the result equals the log-space computation to rounding.
+    /// </remarks>
     public static TruthInferenceResult DawidSkene(ReadOnlySpan<Rating> ratings, int categoryCount, TruthInferenceOptions? options = null)
     {
         options ??= TruthInferenceOptions.Default;
@@ -134,71 +143,47 @@ public static class TruthInference
         var k = categoryCount;
         var posteriors = data.VoteShares();
         var priors = new double[k];
-        var logConfusion = new double[data.Raters * k * k];
-        var confusion = new double[data.Raters * k * k];
-        var logPriors = new double[k];
+        var nextPriors = new double[k];
+        // model[(j·K + l)·2K + t] = P(rater j answers l | truth t); model[(j·K + l)·2K + K + t] = its expected count.
+        var model = new double[data.Raters * k * 2 * k];
+        // Each answer's offset into model, computed once instead of every iteration.
+        var cell = new int[data.Count];
+        for (var a = 0; a < data.Count; a++)
+        {
+            cell[a] = ((data.Rater[a] * k) + data.Label[a]) * 2 * k;
+        }
         var previous = double.NegativeInfinity;
         var iterations = 0;
         var converged = false;
 
-        void MStep()
+        // The first M-step starts from the majority-vote shares.
+        var used = 0;
+        for (var i = 0; i < data.Items; i++)
         {
-            data.MeanPosterior(posteriors, priors);
-            Array.Clear(confusion);
-            for (var a = 0; a < data.Count; a++)
+            if (data.Start[i + 1] > data.Start[i])
             {
-                var row = posteriors.AsSpan(data.Item[a] * k, k);
-                var baseIndex = data.Rater[a] * k * k;
+                used++;
+                var row = posteriors.AsSpan(i * k, k);
                 for (var t = 0; t < k; t++)
                 {
-                    confusion[baseIndex + (t * k) + data.Label[a]] += row[t];
+                    nextPriors[t] += row[t];
                 }
-            }
-            for (var j = 0; j < data.Raters; j++)
-            {
-                for (var t = 0; t < k; t++)
+                for (var a = data.Start[i]; a < data.Start[i + 1]; a++)
                 {
-                    var cell = confusion.AsSpan((((j * k) + t) * k), k);
-                    var sum = 0.0;
-                    for (var l = 0; l < k; l++)
+                    var counts = model.AsSpan(cell[a] + k, k);
+                    for (var t = 0; t < k; t++)
                     {
-                        // Only labels the rater used take part: the others never enter the likelihood.
-                        if (data.Uses(j, l))
-                        {
-                            cell[l] = Math.Max(cell[l], Floor);
-                            sum += cell[l];
-                        }
-                    }
-                    for (var l = 0; l < k; l++)
-                    {
-                        cell[l] = sum > 0 ? cell[l] / sum : 0;
-                        logConfusion[(((j * k) + t) * k) + l] = Math.Log(cell[l]);
+                        counts[t] += row[t];
                     }
                 }
-            }
-            for (var t = 0; t < k; t++)
-            {
-                logPriors[t] = Math.Log(Math.Max(priors[t], Floor));
             }
         }
-
-        MStep();
+        DawidSkeneMStep(data, model, nextPriors, priors, used);
         while (iterations < options.MaxIterations)
         {
             iterations++;
-            var logLikelihood = data.EStep(posteriors, (item, row) =>
-            {
-                logPriors.CopyTo(row);
-                for (var a = data.Start[item]; a < data.Start[item + 1]; a++)
-                {
-                    var baseIndex = data.Rater[a] * k * k;
-                    for (var t = 0; t < k; t++)
-                    {
-                        row[t] += logConfusion[baseIndex + (t * k) + data.Label[a]];
-                    }
-                }
-            });
-            MStep();
+            var logLikelihood = DawidSkeneSweep(data, cell, priors, model, posteriors, nextPriors);
+            DawidSkeneMStep(data, model, nextPriors, priors, used);
             if ((logLikelihood - previous) / data.Count < options.Tolerance)
             {
                 converged = true;
@@ -217,10 +202,116 @@ public static class TruthInference
             }
             for (var t = 0; t < k; t++)
             {
-                skill[j] += priors[t] * confusion[(((j * k) + t) * k) + t];
+                skill[j] += priors[t] * model[(((j * k) + t) * 2 * k) + t];
             }
         }
         return Finish(data, posteriors, data.MostProbable(posteriors), skill, iterations, converged);
+    }
+
+    /// <summary>
+    /// Priors from the summed posteriors, and each rater's confusion probabilities from the expected counts gathered
+    /// in <paramref name="model"/>; clears the counts and the sums for the next sweep.
+    /// </summary>
+    private static void DawidSkeneMStep(LabelData data, double[] model, double[] priorSums, double[] priors, int usedItems)
+    {
+        var k = data.K;
+        for (var t = 0; t < k; t++)
+        {
+            priors[t] = usedItems == 0 ? 1.0 / k : priorSums[t] / usedItems;
+            priorSums[t] = 0;
+        }
+        var width = 2 * k;
+        for (var j = 0; j < data.Raters; j++)
+        {
+            for (var t = 0; t < k; t++)
+            {
+                var sum = 0.0;
+                for (var l = 0; l < k; l++)
+                {
+                    // Only labels the rater used take part: the others never enter the likelihood.
+                    if (data.Uses(j, l))
+                    {
+                        sum += Math.Max(model[(((j * k) + l) * width) + k + t], Floor);
+                    }
+                }
+                for (var l = 0; l < k; l++)
+                {
+                    var index = (((j * k) + l) * width) + t;
+                    model[index] = sum > 0 && data.Uses(j, l) ? Math.Max(model[index + k], Floor) / sum : 0;
+                }
+            }
+            for (var l = 0; l < k; l++)
+            {
+                model.AsSpan((((j * k) + l) * width) + k, k).Clear();
+            }
+        }
+    }
+
+    /// <summary>
+    /// One pass over the items: each item's posterior given the answers (E-step), added at once to the expected
+    /// counts of the cells its answers touched and to the prior sums (M-step gathering). Returns the log-likelihood.
+    /// </summary>
+    private static double DawidSkeneSweep(LabelData data, int[] cell, double[] priors, double[] model, double[] posteriors, double[] priorSums)
+    {
+        // 2^-700 ≈ 1e-211: once a row's total falls below it, scale by 2^700 (exact in binary) and remember the scale.
+        var small = Math.ScaleB(1.0, -700);
+        var large = Math.ScaleB(1.0, 700);
+        var ln2Pow700 = 700 * Math.Log(2);
+        var k = data.K;
+        var start = data.Start;
+        double total = 0;
+        for (var i = 0; i < data.Items; i++)
+        {
+            var row = posteriors.AsSpan(i * k, k);
+            if (start[i + 1] == start[i])
+            {
+                row.Clear();
+                continue;
+            }
+            for (var t = 0; t < row.Length; t++)
+            {
+                row[t] = Math.Max(priors[t], Floor);
+            }
+            var scale = 0.0;
+            for (var a = start[i]; a < start[i + 1]; a++)
+            {
+                var p = model.AsSpan(cell[a], k);
+                var sum = 0.0;
+                for (var t = 0; t < row.Length; t++)
+                {
+                    row[t] *= p[t];
+                    sum += row[t];
+                }
+                if (sum < small)
+                {
+                    foreach (ref var v in row)
+                    {
+                        v *= large;
+                    }
+                    scale -= ln2Pow700;
+                }
+            }
+            var norm = 0.0;
+            foreach (var v in row)
+            {
+                norm += v;
+            }
+            for (var t = 0; t < row.Length; t++)
+            {
+                row[t] /= norm;
+                priorSums[t] += row[t];
+            }
+            total += Math.Log(norm) + scale;
+            for (var a = start[i]; a < start[i + 1]; a++)
+            {
+                var counts = model.AsSpan(cell[a] + k, k);
+                for (var t = 0; t < row.Length; t++)
+                {
+                    counts[t] += row[t];
+                }
+            }
+        }
+        return total;
     }
 
     /// <summary>

@@ -216,6 +216,113 @@ namespace Plumbline.Data.Migrations.Postgres
                     b.ToTable("audit_events");
                 });
 
+            modelBuilder.Entity("Plumbline.Data.CalibrationAnswer", b =>
+                {
+                    b.Property<long>("SessionId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("session_id");
+
+                    b.Property<long>("ItemId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("item_id");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
+
+                    b.Property<int>("GuidelineVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("guideline_version");
+
+                    b.Property<DateTime>("SubmittedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("submitted_at");
+
+                    b.Property<string>("ValuesJson")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("values_json");
+
+                    b.HasKey("SessionId", "ItemId", "UserId");
+
+                    b.HasIndex("ItemId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("calibration_answers");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.CalibrationItem", b =>
+                {
+                    b.Property<long>("SessionId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("session_id");
+
+                    b.Property<long>("ItemId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("item_id");
+
+                    b.HasKey("SessionId", "ItemId");
+
+                    b.HasIndex("ItemId");
+
+                    b.ToTable("calibration_items");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.CalibrationSession", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTime?>("ClosedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("closed_at");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("CreatedById")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_by_id");
+
+                    b.Property<int>("GuidelineVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("guideline_version");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("name");
+
+                    b.Property<long?>("PreviousSessionId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("previous_session_id");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("project_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("PreviousSessionId");
+
+                    b.HasIndex("ProjectId", "Status");
+
+                    b.ToTable("calibration_sessions");
+                });
+
             modelBuilder.Entity("Plumbline.Data.DataProtectionKey", b =>
                 {
                     b.Property<long>("Id")
@@ -958,6 +1065,56 @@ namespace Plumbline.Data.Migrations.Postgres
                     b.HasOne("Plumbline.Data.Item", null)
                         .WithMany()
                         .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.CalibrationAnswer", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.NoAction)
+                        .IsRequired();
+
+                    b.HasOne("Plumbline.Data.CalibrationSession", null)
+                        .WithMany()
+                        .HasForeignKey("SessionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Plumbline.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.CalibrationItem", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Plumbline.Data.CalibrationSession", null)
+                        .WithMany()
+                        .HasForeignKey("SessionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.CalibrationSession", b =>
+                {
+                    b.HasOne("Plumbline.Data.CalibrationSession", null)
+                        .WithMany()
+                        .HasForeignKey("PreviousSessionId")
+                        .OnDelete(DeleteBehavior.SetNull);
+
+                    b.HasOne("Plumbline.Data.Project", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

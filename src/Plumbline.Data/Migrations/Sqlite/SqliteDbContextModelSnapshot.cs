@@ -205,6 +205,111 @@ namespace Plumbline.Data.Migrations.Sqlite
                     b.ToTable("audit_events");
                 });
 
+            modelBuilder.Entity("Plumbline.Data.CalibrationAnswer", b =>
+                {
+                    b.Property<long>("SessionId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("session_id");
+
+                    b.Property<long>("ItemId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("item_id");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("user_id");
+
+                    b.Property<int>("GuidelineVersion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("guideline_version");
+
+                    b.Property<DateTime>("SubmittedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("submitted_at");
+
+                    b.Property<string>("ValuesJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("values_json");
+
+                    b.HasKey("SessionId", "ItemId", "UserId");
+
+                    b.HasIndex("ItemId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("calibration_answers");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.CalibrationItem", b =>
+                {
+                    b.Property<long>("SessionId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("session_id");
+
+                    b.Property<long>("ItemId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("item_id");
+
+                    b.HasKey("SessionId", "ItemId");
+
+                    b.HasIndex("ItemId");
+
+                    b.ToTable("calibration_items");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.CalibrationSession", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime?>("ClosedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("closed_at");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("CreatedById")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_by_id");
+
+                    b.Property<int>("GuidelineVersion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("guideline_version");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<long?>("PreviousSessionId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("previous_session_id");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("project_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("PreviousSessionId");
+
+                    b.HasIndex("ProjectId", "Status");
+
+                    b.ToTable("calibration_sessions");
+                });
+
             modelBuilder.Entity("Plumbline.Data.DataProtectionKey", b =>
                 {
                     b.Property<long>("Id")
@@ -921,6 +1026,56 @@ namespace Plumbline.Data.Migrations.Sqlite
                     b.HasOne("Plumbline.Data.Item", null)
                         .WithMany()
                         .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.CalibrationAnswer", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.NoAction)
+                        .IsRequired();
+
+                    b.HasOne("Plumbline.Data.CalibrationSession", null)
+                        .WithMany()
+                        .HasForeignKey("SessionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Plumbline.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.CalibrationItem", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Plumbline.Data.CalibrationSession", null)
+                        .WithMany()
+                        .HasForeignKey("SessionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.CalibrationSession", b =>
+                {
+                    b.HasOne("Plumbline.Data.CalibrationSession", null)
+                        .WithMany()
+                        .HasForeignKey("PreviousSessionId")
+                        .OnDelete(DeleteBehavior.SetNull);
+
+                    b.HasOne("Plumbline.Data.Project", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -16,6 +16,7 @@ public static class QualityFeature
         app.MapQualityEndpoints();
         app.MapGoldEndpoints();
         app.MapReviewEndpoints();
+        app.MapCalibrationEndpoints();
         return app;
     }
 }

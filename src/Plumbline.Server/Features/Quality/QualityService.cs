@@ -322,7 +322,7 @@ public sealed class QualityService(PlumblineDbContext db)
         }
     }
 
-    private static ItemShape ShapeOf(ProjectSchema schema, string fieldsJson)
+    internal static ItemShape ShapeOf(ProjectSchema schema, string fieldsJson)
     {
         var shape = new ItemShape();
         if (JsonNode.Parse(fieldsJson) is not JsonObject fields)

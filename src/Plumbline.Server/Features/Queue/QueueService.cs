@@ -68,7 +68,9 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         }
         if (live is null)
         {
-            var itemId = await Quality.GoldScoring.WantsGoldAsync(db, schema.Workflow.Quality, projectId, userId, ct)
+            // Calibration rounds first: every member answers them, whatever the overlap (served like gold).
+            var itemId = await Quality.Calibration.CandidateAsync(db, projectId, userId, ct);
+            itemId ??= await Quality.GoldScoring.WantsGoldAsync(db, schema.Workflow.Quality, projectId, userId, ct)
                 ? await GoldCandidateAsync(projectId, userId, now, ct)
                 : null;
             if (itemId is null && await OverLimitAsync(projectId, userId, schema.Workflow, ct))
@@ -166,6 +168,16 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         for (var attempt = 1; ; attempt++)
         {
             var claimed = await ClaimOnceAsync(claim with { Lock = true }, workflow, ct);
+            if (claimed is { } id && db.IsPostgres && !await StillAvailableAsync(claim, id, ct))
+            {
+                // The row lock was taken after another claim of the same item committed: this statement's snapshot
+                // counted leases from before it. A fresh statement sees that lease; try again with it.
+                if (attempt >= MaxClaimAttempts)
+                {
+                    return null;
+                }
+                continue;
+            }
             if (claimed is not null || !db.IsPostgres || attempt == MaxClaimAttempts
                 || await ClaimOnceAsync(claim with { Lock = false }, workflow, ct) is null)
             {
@@ -176,6 +188,17 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
     }
 
     private const int MaxClaimAttempts = 30;
+
+    /// <summary>Re-reads, under the row lock just taken, whether the item still has room for this person.</summary>
+    private async Task<bool> StillAvailableAsync(Claim claim, long itemId, CancellationToken ct)
+    {
+        var sql = $$"""
+            SELECT COUNT(*) AS "Value" FROM items i
+            WHERE i.id = {4} AND {{Available}}
+            """;
+        var found = await db.Database.SqlQueryRaw<long>(sql, claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, itemId).ToListAsync(ct);
+        return found[0] > 0;
+    }
 
     /// <summary>Pinned work first (the person's own, then their groups'), then the open queue in the project's order.</summary>
     private async Task<long?> ClaimOnceAsync(Claim claim, WorkflowSettings workflow, CancellationToken ct)
@@ -334,7 +357,8 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
                 return new SubmitResult(existing.Id, existing.Revision, existing.Status, withNext ? await NextAsync(project.Id, userId, ct) : null);
             }
             if (existing?.Status != "submitted"
-                && !await CountSubmissionAsync(assignment.ItemId, project.Overlap, Quality.GoldScoring.Injects(schema.Workflow.Quality), ct))
+                && !await CountSubmissionAsync(assignment.ItemId, project.Overlap, Quality.GoldScoring.Injects(schema.Workflow.Quality),
+                    await Quality.Calibration.IsOpenItemAsync(db, assignment.ItemId, ct), ct))
             {
                 throw new QueueException(409, $"item {assignment.ItemId} already has its {project.Overlap} responses; your lease had expired");
             }
@@ -365,6 +389,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             });
             db.Record(clock, userId, project.Id, response.Revision == 1 ? "response.submit" : "response.revise", "response", response.Id,
                 new { assignmentId, response.Revision });
+            await Quality.Calibration.RecordAsync(db, project.Id, userId, assignment.ItemId, response.ValuesJson, project.GuidelineVersion, now, ct);
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
             submittedSchema = schema;
@@ -462,9 +487,10 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
     /// the item row. The item that reaches its overlap leaves the claim indexes in the same statement.
     /// </summary>
     /// <param name="goldExempt">Gold items are answered by everyone when the project injects them: no overlap limit.</param>
-    private async Task<bool> CountSubmissionAsync(long itemId, int overlap, bool goldExempt, CancellationToken ct)
+    /// <param name="calibrating">Items of an open calibration round are answered by every member: no overlap limit.</param>
+    private async Task<bool> CountSubmissionAsync(long itemId, int overlap, bool goldExempt, bool calibrating, CancellationToken ct)
     {
-        var counted = await db.Items.Where(i => i.Id == itemId && (i.SubmittedCount < overlap || (goldExempt && i.GoldJson != null)))
+        var counted = await db.Items.Where(i => i.Id == itemId && (calibrating || i.SubmittedCount < overlap || (goldExempt && i.GoldJson != null)))
             .ExecuteUpdateAsync(s => s
                 .SetProperty(i => i.QueueState, i => i.SubmittedCount + 1 >= overlap ? ItemQueueStates.Complete : i.QueueState)
                 .SetProperty(i => i.SubmittedCount, i => i.SubmittedCount + 1), ct);
