@@ -10,6 +10,8 @@ using Plumbline.Server.Features.Annotate;
 using Plumbline.Server.Features.Auth;
 using Plumbline.Server.Features.Export;
 using Plumbline.Server.Features.Import;
+using Plumbline.Server.Features.Items;
+using Plumbline.Server.Features.Manage;
 using Plumbline.Server.Features.Pages;
 using Plumbline.Server.Features.Projects;
 using Plumbline.Server.Features.Queue;
@@ -66,6 +68,7 @@ public static class PlumblineApp
         services.AddScoped<ImportService>();
         services.AddScoped<PreparationRunService>();
         services.AddScoped<ExportService>();
+        services.AddScoped<ItemBrowser>();
 
         services.AddAuthentication(SmartScheme)
             .AddPolicyScheme(SmartScheme, "API token or sign-in cookie", o => o.ForwardDefaultSelector = ctx =>
@@ -117,6 +120,9 @@ public static class PlumblineApp
         app.MapExportEndpoints();
         app.MapPageEndpoints();
         app.MapAnnotateEndpoints();
+        app.MapWorkflowEndpoints();
+        app.MapItemEndpoints();
+        app.MapManageEndpoints();
         return app;
     }
 
