@@ -323,7 +323,10 @@ public sealed class ManagerPagesTests(BrowserFixture fixture)
         await BrowserScenario.ScreenshotAsync(page, "manage-item");
         var aliceCard = page.Locator($".response[data-user='{aliceEmail}']");
         var bobCard = page.Locator($".response[data-user='{bobEmail}']");
-        (await aliceCard.Locator(".choice").InnerTextAsync()).ShouldStartWith(chosenId);
+        var aliceChoice = await aliceCard.Locator(".choice").InnerTextAsync();
+        aliceChoice.ShouldStartWith(chosenId);
+        // She chose the first candidate she was shown, whatever its id.
+        aliceChoice.ShouldContain(", shown as A");
         (await aliceCard.InnerTextAsync()).ShouldContain("strength 3");
         (await aliceCard.Locator(".lead-time").InnerTextAsync()).ShouldBe("1 min 5 s");
         (await aliceCard.Locator(".revisions").InnerTextAsync()).ShouldBe("1");
