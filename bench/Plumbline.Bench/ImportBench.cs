@@ -20,7 +20,7 @@ namespace Plumbline.Bench;
 /// </summary>
 public static class ImportBench
 {
-    private const string AdminToken = "plb_bench_admin_token_0123456789abcdef";
+    internal const string AdminToken = "plb_bench_admin_token_0123456789abcdef";
     private const int Seed = 20_240_601;
 
     public static async Task<int> RunAsync(string[] args)
@@ -210,7 +210,7 @@ public static class ImportBench
         return new ImportRun(watch.Elapsed, cpu, peak, rssByQuarter, response.StatusCode, report);
     }
 
-    private static Process StartServer(string dll, string database, Uri baseAddress, string logPath)
+    internal static Process StartServer(string dll, string database, Uri baseAddress, string logPath)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -250,7 +250,7 @@ public static class ImportBench
         return process;
     }
 
-    private static async Task WaitForHealthAsync(HttpClient client, Process server)
+    internal static async Task WaitForHealthAsync(HttpClient client, Process server)
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(120))
@@ -277,7 +277,7 @@ public static class ImportBench
         throw new TimeoutException("the server did not become healthy in 120 s");
     }
 
-    private static async Task EnsureSuccessAsync(HttpResponseMessage response, string what)
+    internal static async Task EnsureSuccessAsync(HttpResponseMessage response, string what)
     {
         if (!response.IsSuccessStatusCode)
         {
@@ -294,13 +294,13 @@ public static class ImportBench
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    private static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]);
+    internal static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]);
 
     private static long FileSize(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
 
     private static string Mib(long bytes) => $"{bytes / 1_048_576.0:0} MiB";
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -308,7 +308,7 @@ public static class ImportBench
     }
 
     /// <summary>The server built beside this project: src/Plumbline.Server/bin/Release/net10.0/Plumbline.Server.dll.</summary>
-    private static string? FindServerDll()
+    internal static string? FindServerDll()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
@@ -387,7 +387,7 @@ public static class ImportBench
     ];
 
     /// <summary>Writes <paramref name="count"/> lines of about 300-600 bytes each; the same seed gives the same file.</summary>
-    private static long Generate(string path, long count)
+    internal static long Generate(string path, long count)
     {
         var random = new Random(Seed);
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);

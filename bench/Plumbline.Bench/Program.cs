@@ -11,6 +11,8 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
                          [--server PATH-TO-Plumbline.Server.dll] [--keep] [--no-prepare]
           import-reader  ImportReader alone on one thread   [records (1000000)] [--keep]
           quality        agreement and truth inference on 100k labels   [timed runs (7)]
+          workspace      Enter -> next item shown, in Chromium, on a big pairwise project; annotation page size
+                         [--items N (1000000)] [--submits N (200)] [--warmup N (20)] [--database sqlite|postgres] [--pg "…"]
           prep           data preparation (all rules) on synthetic ~1 KB records   [records (1000000)] [--sequential]
         """);
     return args.Length == 0 ? 1 : 0;
@@ -23,6 +25,7 @@ return args[0] switch
     "import-reader" => await ImportReaderBench.RunAsync(rest),
     "quality" => await QualityBench.RunAsync(rest),
     "prep" => await PreparationBench.RunAsync(rest),
+    "workspace" => await WorkspaceBench.RunAsync(rest),
     _ => Unknown(args[0]),
 };
 
