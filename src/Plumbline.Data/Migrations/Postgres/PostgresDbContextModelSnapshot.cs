@@ -351,6 +351,8 @@ namespace Plumbline.Data.Migrations.Postgres
                     b.HasIndex("ProjectId", "ExternalId")
                         .IsUnique();
 
+                    b.HasIndex("ProjectId", "Id");
+
                     b.HasIndex("ProjectId", "SubmittedCount", "Id");
 
                     b.ToTable("items");

@@ -332,6 +332,8 @@ namespace Plumbline.Data.Migrations.Sqlite
                     b.HasIndex("ProjectId", "ExternalId")
                         .IsUnique();
 
+                    b.HasIndex("ProjectId", "Id");
+
                     b.HasIndex("ProjectId", "SubmittedCount", "Id");
 
                     b.ToTable("items");
