@@ -519,7 +519,7 @@ public static class ImportBench
     }
 
     /// <summary>Resident memory and CPU time of a process, from /proc.</summary>
-    private readonly record struct ProcStatus(long Rss, long Hwm)
+    internal readonly record struct ProcStatus(long Rss, long Hwm)
     {
         public static ProcStatus Read(int pid)
         {

@@ -13,6 +13,9 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           quality        agreement and truth inference on 100k labels   [timed runs (7)]
           workspace      Enter -> next item shown, in Chromium, on a big pairwise project; annotation page size
                          [--items N (1000000)] [--submits N (200)] [--warmup N (20)] [--database sqlite|postgres] [--pg "…"]
+          queue          the work queue under load: N annotators run next → submit?next=true against the real server
+                         [--annotators N (200)] [--items N (10000)] [--overlap K (3)] [--seconds S (30)]
+                         [--database sqlite|postgres] [--pg "Host=…"] [--server PATH] [--no-ceiling]
           prep           data preparation (all rules) on synthetic ~1 KB records   [records (1000000)] [--sequential]
         """);
     return args.Length == 0 ? 1 : 0;
@@ -26,6 +29,7 @@ return args[0] switch
     "quality" => await QualityBench.RunAsync(rest),
     "prep" => await PreparationBench.RunAsync(rest),
     "workspace" => await WorkspaceBench.RunAsync(rest),
+    "queue" => await QueueLoadBench.RunAsync(rest),
     _ => Unknown(args[0]),
 };
 

@@ -32,6 +32,8 @@ public static partial class CliApp
         root.Subcommands.Add(ExportCommand(context));
         root.Subcommands.Add(UserCommand(context));
         root.Subcommands.Add(TokenCommand(context));
+        root.Subcommands.Add(QualityCommand(context));
+        root.Subcommands.Add(AnnotationsCommand(context));
 
         var parse = root.Parse(args);
         return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, ct);

@@ -75,6 +75,10 @@ public sealed class Item
     public string? GoldJson { get; set; }
     /// <summary>Submitted responses so far; guarded so it never exceeds the overlap.</summary>
     public int SubmittedCount { get; set; }
+    /// <summary>Claimed first when higher; read from the metadata key the workflow names (<c>priorityKey</c>).</summary>
+    public double Priority { get; set; }
+    /// <summary>Where the item stands in the queue (<see cref="ItemQueueStates"/>); the claim indexes cover open items only.</summary>
+    public int QueueState { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
 }
@@ -117,6 +121,8 @@ public sealed class Response
     /// answered (e.g. <c>{"edits": {"question": {"distance": 3, ...}}}</c> for edited drafts); JSON, null when none.
     /// </summary>
     public string? MetadataJson { get; set; }
+    /// <summary>The <c>Idempotency-Key</c> of the submit that stored the current revision; a retry with it stores nothing new.</summary>
+    public string? SubmitKey { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
 }

@@ -117,12 +117,31 @@ public sealed record WorkflowSettings
     public int Overlap { get; init; } = 1;
     /// <summary>How long a leased item stays with one person before it returns to the queue.</summary>
     public int LeaseMinutes { get; init; } = 30;
-    /// <summary><c>sequential</c> or <c>random</c>.</summary>
+    /// <summary>
+    /// <c>sequential</c> (import order), <c>random</c>, or <c>finish_overlap_first</c> (items that already have
+    /// responses come before fresh ones). Within an order, higher <see cref="PriorityKey"/> values come first
+    /// (except <c>random</c>).
+    /// </summary>
     public string QueueOrder { get; init; } = "sequential";
+    /// <summary>An item metadata key holding a number; items with higher values are served first.</summary>
+    public string? PriorityKey { get; init; }
+    /// <summary>
+    /// An item metadata key naming who may answer the item: an e-mail address, <c>group:NAME</c> (see
+    /// <see cref="Groups"/>), or a list of them. Items without it are distributed to everyone.
+    /// </summary>
+    public string? PinKey { get; init; }
+    /// <summary>Named groups of annotators (e-mail addresses), for <see cref="PinKey"/>.</summary>
+    public Dictionary<string, List<string>>? Groups { get; init; }
+    /// <summary>At most this many submitted items per annotator.</summary>
+    public int? MaxItemsPerAnnotator { get; init; }
+    /// <summary>At most this percentage of the project's items per annotator.</summary>
+    public double? MaxPercentPerAnnotator { get; init; }
     /// <summary>Show the model name of each candidate to annotators.</summary>
     public bool ShowModelNames { get; init; }
     /// <summary>Randomise candidate order per annotator (the order shown is stored with the response).</summary>
     public bool ShuffleCandidates { get; init; } = true;
+    /// <summary>Gold items, pausing, review sampling and review thresholds.</summary>
+    public QualitySettings Quality { get; init; } = new();
 }
 
 /// <summary>A schema or answer that breaks the rules; the message says what and where.</summary>

@@ -81,11 +81,53 @@ public static class SchemaValidator
         {
             errors.Add($"workflow.leaseMinutes: {w.LeaseMinutes} is out of range 1..10080");
         }
-        if (w.QueueOrder is not ("sequential" or "random"))
+        if (w.QueueOrder is not ("sequential" or "random" or "finish_overlap_first"))
         {
-            errors.Add($"workflow.queueOrder: '{w.QueueOrder}' is not 'sequential' or 'random'");
+            errors.Add($"workflow.queueOrder: '{w.QueueOrder}' is not 'sequential', 'random' or 'finish_overlap_first'");
         }
+        errors.AddRange(w.Quality.Problems());
+        CheckQueuePolicy(w, errors);
         return errors;
+    }
+
+    private static void CheckQueuePolicy(WorkflowSettings w, List<string> errors)
+    {
+        if (w.PriorityKey is not null)
+        {
+            CheckMetadataKey(w.PriorityKey, "workflow.priorityKey", errors);
+            if (w.QueueOrder == "random")
+            {
+                errors.Add("workflow.priorityKey: priorities need queueOrder 'sequential' or 'finish_overlap_first'; 'random' ignores them");
+            }
+        }
+        if (w.PinKey is not null)
+        {
+            CheckMetadataKey(w.PinKey, "workflow.pinKey", errors);
+        }
+        foreach (var (name, members) in w.Groups ?? [])
+        {
+            CheckName(name, $"workflow.groups.{name}", errors);
+            if (members is null || members.Count == 0 || members.Exists(m => string.IsNullOrWhiteSpace(m) || !m.Contains('@', StringComparison.Ordinal)))
+            {
+                errors.Add($"workflow.groups.{name}: list the members' e-mail addresses");
+            }
+        }
+        if (w.MaxItemsPerAnnotator is < 1)
+        {
+            errors.Add($"workflow.maxItemsPerAnnotator: {w.MaxItemsPerAnnotator} must be at least 1");
+        }
+        if (w.MaxPercentPerAnnotator is { } percent && (double.IsNaN(percent) || percent is <= 0 or > 100))
+        {
+            errors.Add($"workflow.maxPercentPerAnnotator: {percent} is out of range (0, 100]");
+        }
+    }
+
+    private static void CheckMetadataKey(string key, string where, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(key) || key.Length > 100)
+        {
+            errors.Add($"{where}: '{key}' must name a metadata key (1-100 characters)");
+        }
     }
 
     public static void ThrowIfInvalid(ProjectSchema schema)

@@ -14,6 +14,7 @@ using Plumbline.Server.Features.Items;
 using Plumbline.Server.Features.Manage;
 using Plumbline.Server.Features.Pages;
 using Plumbline.Server.Features.Projects;
+using Plumbline.Server.Features.Quality;
 using Plumbline.Server.Features.Queue;
 
 namespace Plumbline.Server.Hosting;
@@ -69,6 +70,7 @@ public static class PlumblineApp
         services.AddScoped<PreparationRunService>();
         services.AddScoped<ExportService>();
         services.AddScoped<ItemBrowser>();
+        services.AddQuality();
 
         services.AddAuthentication(SmartScheme)
             .AddPolicyScheme(SmartScheme, "API token or sign-in cookie", o => o.ForwardDefaultSelector = ctx =>
@@ -118,6 +120,7 @@ public static class PlumblineApp
         app.MapQueueEndpoints();
         app.MapImportEndpoints();
         app.MapExportEndpoints();
+        app.MapQualityFeature();
         app.MapPageEndpoints();
         app.MapAnnotateEndpoints();
         app.MapWorkflowEndpoints();

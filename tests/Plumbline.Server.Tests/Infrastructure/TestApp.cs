@@ -102,7 +102,7 @@ public sealed class TestApp : WebApplicationFactory<Program>
         return scope.ServiceProvider.GetRequiredService<PlumblineDbContext>();
     }
 
-    private static string CreatePostgresDatabase()
+    internal static string CreatePostgresDatabase()
     {
         var server = Environment.GetEnvironmentVariable(PostgresVariable);
         if (string.IsNullOrEmpty(server))

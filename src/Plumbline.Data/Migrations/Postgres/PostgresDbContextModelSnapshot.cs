@@ -22,6 +22,37 @@ namespace Plumbline.Data.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Plumbline.Data.AnnotatorPause", b =>
+                {
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("project_id");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
+
+                    b.Property<DateTime>("PausedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("paused_at");
+
+                    b.Property<long?>("PausedById")
+                        .HasColumnType("bigint")
+                        .HasColumnName("paused_by_id");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("reason");
+
+                    b.HasKey("ProjectId", "UserId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("annotator_pauses");
+                });
+
             modelBuilder.Entity("Plumbline.Data.ApiToken", b =>
                 {
                     b.Property<long>("Id")
@@ -334,9 +365,17 @@ namespace Plumbline.Data.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("metadata_json");
 
+                    b.Property<double>("Priority")
+                        .HasColumnType("double precision")
+                        .HasColumnName("priority");
+
                     b.Property<long>("ProjectId")
                         .HasColumnType("bigint")
                         .HasColumnName("project_id");
+
+                    b.Property<int>("QueueState")
+                        .HasColumnType("integer")
+                        .HasColumnName("queue_state");
 
                     b.Property<int>("SubmittedCount")
                         .HasColumnType("integer")
@@ -355,7 +394,127 @@ namespace Plumbline.Data.Migrations.Postgres
 
                     b.HasIndex("ProjectId", "SubmittedCount", "Id");
 
+                    b.HasIndex(new[] { "ProjectId", "SubmittedCount", "Priority", "Id" }, "ix_items_queue_overlap_first")
+                        .IsDescending(false, true, true, false)
+                        .HasFilter("queue_state = 0");
+
+                    b.HasIndex(new[] { "ProjectId", "Id" }, "ix_items_queue_random")
+                        .HasFilter("queue_state = 0");
+
+                    b.HasIndex(new[] { "ProjectId", "Priority", "Id" }, "ix_items_queue_sequential")
+                        .IsDescending(false, true, false)
+                        .HasFilter("queue_state = 0");
+
                     b.ToTable("items");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemComment", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Body")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("body");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("ItemId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("item_id");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("project_id");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ItemId", "Id");
+
+                    b.ToTable("item_comments");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemDecision", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Comment")
+                        .HasColumnType("text")
+                        .HasColumnName("comment");
+
+                    b.Property<DateTime>("DecidedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("decided_at");
+
+                    b.Property<long>("DecidedById")
+                        .HasColumnType("bigint")
+                        .HasColumnName("decided_by_id");
+
+                    b.Property<long>("ItemId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("item_id");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("project_id");
+
+                    b.Property<string>("Question")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("question");
+
+                    b.Property<string>("ValueJson")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("value_json");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ItemId", "Question")
+                        .IsUnique();
+
+                    b.HasIndex("ProjectId", "ItemId");
+
+                    b.ToTable("item_decisions");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemPin", b =>
+                {
+                    b.Property<long>("ItemId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("item_id");
+
+                    b.Property<string>("Principal")
+                        .HasMaxLength(400)
+                        .HasColumnType("character varying(400)")
+                        .HasColumnName("principal");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("project_id");
+
+                    b.HasKey("ItemId", "Principal");
+
+                    b.HasIndex("ProjectId", "Principal", "ItemId");
+
+                    b.ToTable("item_pins");
                 });
 
             modelBuilder.Entity("Plumbline.Data.Project", b =>
@@ -484,6 +643,11 @@ namespace Plumbline.Data.Migrations.Postgres
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)")
                         .HasColumnName("status");
+
+                    b.Property<string>("SubmitKey")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("submit_key");
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
@@ -684,6 +848,21 @@ namespace Plumbline.Data.Migrations.Postgres
                     b.ToTable("users");
                 });
 
+            modelBuilder.Entity("Plumbline.Data.AnnotatorPause", b =>
+                {
+                    b.HasOne("Plumbline.Data.Project", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Plumbline.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Plumbline.Data.ApiToken", b =>
                 {
                     b.HasOne("Plumbline.Data.User", "User")
@@ -727,6 +906,33 @@ namespace Plumbline.Data.Migrations.Postgres
                     b.HasOne("Plumbline.Data.Project", null)
                         .WithMany()
                         .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemComment", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemDecision", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemPin", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -17,6 +17,37 @@ namespace Plumbline.Data.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.14");
 
+            modelBuilder.Entity("Plumbline.Data.AnnotatorPause", b =>
+                {
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("project_id");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("user_id");
+
+                    b.Property<DateTime>("PausedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("paused_at");
+
+                    b.Property<long?>("PausedById")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("paused_by_id");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.HasKey("ProjectId", "UserId");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("annotator_pauses");
+                });
+
             modelBuilder.Entity("Plumbline.Data.ApiToken", b =>
                 {
                     b.Property<long>("Id")
@@ -315,9 +346,17 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("metadata_json");
 
+                    b.Property<double>("Priority")
+                        .HasColumnType("REAL")
+                        .HasColumnName("priority");
+
                     b.Property<long>("ProjectId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("project_id");
+
+                    b.Property<int>("QueueState")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("queue_state");
 
                     b.Property<int>("SubmittedCount")
                         .HasColumnType("INTEGER")
@@ -336,7 +375,123 @@ namespace Plumbline.Data.Migrations.Sqlite
 
                     b.HasIndex("ProjectId", "SubmittedCount", "Id");
 
+                    b.HasIndex(new[] { "ProjectId", "SubmittedCount", "Priority", "Id" }, "ix_items_queue_overlap_first")
+                        .IsDescending(false, true, true, false)
+                        .HasFilter("queue_state = 0");
+
+                    b.HasIndex(new[] { "ProjectId", "Id" }, "ix_items_queue_random")
+                        .HasFilter("queue_state = 0");
+
+                    b.HasIndex(new[] { "ProjectId", "Priority", "Id" }, "ix_items_queue_sequential")
+                        .IsDescending(false, true, false)
+                        .HasFilter("queue_state = 0");
+
                     b.ToTable("items");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemComment", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Body")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("body");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("ItemId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("item_id");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("project_id");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ItemId", "Id");
+
+                    b.ToTable("item_comments");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemDecision", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Comment")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("comment");
+
+                    b.Property<DateTime>("DecidedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("decided_at");
+
+                    b.Property<long>("DecidedById")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("decided_by_id");
+
+                    b.Property<long>("ItemId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("item_id");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("project_id");
+
+                    b.Property<string>("Question")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("question");
+
+                    b.Property<string>("ValueJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("value_json");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ItemId", "Question")
+                        .IsUnique();
+
+                    b.HasIndex("ProjectId", "ItemId");
+
+                    b.ToTable("item_decisions");
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemPin", b =>
+                {
+                    b.Property<long>("ItemId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("item_id");
+
+                    b.Property<string>("Principal")
+                        .HasMaxLength(400)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("principal");
+
+                    b.Property<long>("ProjectId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("project_id");
+
+                    b.HasKey("ItemId", "Principal");
+
+                    b.HasIndex("ProjectId", "Principal", "ItemId");
+
+                    b.ToTable("item_pins");
                 });
 
             modelBuilder.Entity("Plumbline.Data.Project", b =>
@@ -461,6 +616,11 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasMaxLength(16)
                         .HasColumnType("TEXT")
                         .HasColumnName("status");
+
+                    b.Property<string>("SubmitKey")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("submit_key");
 
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("TEXT")
@@ -653,6 +813,21 @@ namespace Plumbline.Data.Migrations.Sqlite
                     b.ToTable("users");
                 });
 
+            modelBuilder.Entity("Plumbline.Data.AnnotatorPause", b =>
+                {
+                    b.HasOne("Plumbline.Data.Project", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.HasOne("Plumbline.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Plumbline.Data.ApiToken", b =>
                 {
                     b.HasOne("Plumbline.Data.User", "User")
@@ -696,6 +871,33 @@ namespace Plumbline.Data.Migrations.Sqlite
                     b.HasOne("Plumbline.Data.Project", null)
                         .WithMany()
                         .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemComment", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemDecision", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Plumbline.Data.ItemPin", b =>
+                {
+                    b.HasOne("Plumbline.Data.Item", null)
+                        .WithMany()
+                        .HasForeignKey("ItemId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

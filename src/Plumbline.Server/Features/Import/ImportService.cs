@@ -52,6 +52,7 @@ public sealed class ImportService(PlumblineDbContext db, TimeProvider clock)
         var batch = new List<PendingItem>(BatchSize);
         var preparer = settings.Preparation is null ? null : await PreparerForProjectAsync(projectId, settings.Preparation, ct);
         var preparation = preparer is null ? null : new PreparationReport();
+        var startedAt = clock.GetUtcNow().UtcDateTime;
 
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var writer = await ItemWriter.CreateAsync(db, tx, ct);
@@ -113,6 +114,7 @@ public sealed class ImportService(PlumblineDbContext db, TimeProvider clock)
             await tx.RollbackAsync(ct);
             return new ImportReport(null, false, true, created, updated, unchanged, dropped, 0, errors, shapes, preparation);
         }
+        await Queue.QueuePlacement.PlaceAsync(db, projectId, schema.Workflow, startedAt, ct);
         var run = new ImportRun
         {
             ProjectId = projectId, UserId = userId, FileName = settings.FileName, CreatedAt = clock.GetUtcNow().UtcDateTime,

@@ -8,7 +8,7 @@ namespace Plumbline.Server.Features.Projects;
 
 /// <summary>A change to a project's workflow; settings left out (null) keep their value.</summary>
 /// <param name="Overlap">How many people answer each item (1-100); never below the submitted responses an item already has.</param>
-/// <param name="QueueOrder"><c>sequential</c> (import order) or <c>random</c>.</param>
+/// <param name="QueueOrder"><c>sequential</c> (import order), <c>random</c> or <c>finish_overlap_first</c>.</param>
 /// <param name="LeaseMinutes">How long a leased item stays with one person before it returns to the queue.</param>
 /// <param name="ShowModelNames">Show each candidate's model name to annotators.</param>
 /// <param name="ShuffleCandidates">Randomise candidate order per annotator.</param>

@@ -11,7 +11,10 @@ namespace Plumbline.Server.Features.Queue;
 /// <summary>What an annotator receives: the item's fields as shown to them, never gold or others' answers.</summary>
 public sealed record TaskDto(
     long AssignmentId, long ProjectId, long ItemId, string ExternalId, JsonObject Fields, List<QuestionDefinition> Questions,
-    int GuidelineVersion, DateTime ExpiresAt, JsonObject? Draft, JsonObject Presentation);
+    int GuidelineVersion, DateTime ExpiresAt, JsonObject? Draft, JsonObject Presentation, ReworkDto? Rework = null);
+
+/// <summary>A response sent back by a reviewer: what was submitted and what to fix.</summary>
+public sealed record ReworkDto(string? Comment, JsonObject Values);
 
 /// <param name="Values">Answers keyed by question name.</param>
 /// <param name="LeadTimeMs">Time spent, measured by the client; the server measures from the lease when absent.</param>
@@ -39,6 +42,10 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
 
     public async Task<TaskDto?> NextAsync(long projectId, long userId, CancellationToken ct)
     {
+        if (await Quality.GoldScoring.PauseReasonAsync(db, projectId, userId, ct) is not null)
+        {
+            return null;
+        }
         var project = await db.Projects.AsNoTracking().FirstAsync(p => p.Id == projectId, ct);
         var schema = ProjectSchema.Parse(project.SchemaJson);
         var now = clock.GetUtcNow().UtcDateTime;
@@ -47,78 +54,211 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         // Resume: a person with a live lease gets the same item back.
         var live = await db.Assignments.FirstOrDefaultAsync(a => a.ProjectId == projectId && a.UserId == userId
             && a.Stage == Stage && a.Status == "active" && a.ExpiresAt > now, ct);
+        // Rework next: a response a reviewer sent back (its lease row, reopened, possibly expired while reworked).
+        live ??= await db.Assignments.FirstOrDefaultAsync(a => a.ProjectId == projectId && a.UserId == userId && a.Stage == Stage
+            && (a.Status == "rework" || (a.Status == "active" && a.ExpiresAt <= now && db.Responses.Any(r => r.AssignmentId == a.Id && r.Status == "submitted"))), ct);
+        if (live is { Status: not "active" } || (live is not null && live.ExpiresAt <= now))
+        {
+            live.Status = "active";
+            live.LeasedAt = now;
+            live.ExpiresAt = now.AddMinutes(schema.Workflow.LeaseMinutes);
+            await db.SaveChangesAsync(ct);
+            db.Record(clock, userId, projectId, "assignment.rework", "assignment", live.Id, new { itemId = live.ItemId });
+            await db.SaveChangesAsync(ct);
+        }
         if (live is null)
         {
-            var itemId = await ClaimCandidateAsync(projectId, userId, project.Overlap, schema.Workflow.QueueOrder, now, ct);
+            var itemId = await Quality.GoldScoring.WantsGoldAsync(db, schema.Workflow.Quality, projectId, userId, ct)
+                ? await GoldCandidateAsync(projectId, userId, now, ct)
+                : null;
+            if (itemId is null && await OverLimitAsync(projectId, userId, schema.Workflow, ct))
+            {
+                return null;
+            }
+            itemId ??= await ClaimAsync(new Claim(projectId, userId, project.Overlap, now, Quality.GoldScoring.Injects(schema.Workflow.Quality)),
+                schema.Workflow, ct);
             if (itemId is null)
             {
                 return null;
             }
-            // The person's own expired lease on this item is reused: one lease row per person and item.
-            live = await db.Assignments.FirstOrDefaultAsync(a => a.ItemId == itemId && a.UserId == userId && a.Stage == Stage, ct);
-            if (live is null)
-            {
-                live = new Assignment { ProjectId = projectId, ItemId = itemId.Value, UserId = userId, Stage = Stage, Status = "active" };
-                db.Assignments.Add(live);
-            }
-            live.LeasedAt = now;
-            live.ExpiresAt = now.AddMinutes(schema.Workflow.LeaseMinutes);
-            live.Status = "active";
-            await db.SaveChangesAsync(ct);
-            db.Record(clock, userId, projectId, "assignment.lease", "assignment", live.Id, new { itemId = live.ItemId });
-            await db.SaveChangesAsync(ct);
+            live = await LeaseAsync(projectId, itemId.Value, userId, now, schema.Workflow.LeaseMinutes, ct);
         }
         var task = await BuildTaskAsync(live, project, schema, ct);
         await tx.CommitAsync(ct);
         return task;
     }
 
-    private async Task<long?> ClaimCandidateAsync(long projectId, long userId, int overlap, string order, DateTime now, CancellationToken ct)
+    /// <summary>A gold item this person has not seen: every annotator answers gold, so overlap does not apply.</summary>
+    private async Task<long?> GoldCandidateAsync(long projectId, long userId, DateTime now, CancellationToken ct)
     {
-        long from = 0;
-        if (order == "random")
-        {
-            // A random starting point in the id range keeps the pick an index seek instead of ORDER BY random().
-            var range = await db.Items.Where(i => i.ProjectId == projectId)
-                .GroupBy(_ => 1).Select(g => new { Min = g.Min(i => i.Id), Max = g.Max(i => i.Id) }).FirstOrDefaultAsync(ct);
-            if (range is not null)
-            {
-                from = Random.Shared.NextInt64(range.Min, range.Max + 1);
-            }
-        }
-        var found = await CandidateAsync(projectId, userId, overlap, now, from, ct);
-        if (found is null && from > 0)
-        {
-            found = await CandidateAsync(projectId, userId, overlap, now, 0, ct);
-        }
-        return found;
+        var ids = await db.Database.SqlQuery<long>($"""
+            SELECT i.id AS "Value" FROM items i
+            WHERE i.project_id = {projectId} AND i.gold_json IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {userId}
+                              AND (a.status <> 'active' OR a.expires_at > {now}))
+            ORDER BY i.id LIMIT 1
+            """).ToListAsync(ct);
+        return ids.Count == 0 ? null : ids[0];
     }
 
-    private async Task<long?> CandidateAsync(long projectId, long userId, int overlap, DateTime now, long from, CancellationToken ct)
+    /// <summary>Leases the claimed item; the person's own expired lease on it is reused (one lease row per person and item).</summary>
+    private async Task<Assignment> LeaseAsync(long projectId, long itemId, long userId, DateTime now, int leaseMinutes, CancellationToken ct)
     {
-        // Items this person has not answered, skipped or leased, whose submitted responses plus live leases
-        // of others leave room. PostgreSQL skips rows another claim holds instead of waiting for them.
-        var ids = db.IsPostgres
-            ? db.Database.SqlQuery<long>($"""
-                SELECT i.id AS "Value" FROM items i
-                WHERE i.project_id = {projectId} AND i.submitted_count < {overlap} AND i.id >= {from}
-                  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {userId}
-                                  AND (a.status <> 'active' OR a.expires_at > {now}))
-                  AND i.submitted_count + (SELECT count(*) FROM assignments o WHERE o.item_id = i.id AND o.status = 'active'
-                                           AND o.expires_at > {now} AND o.user_id <> {userId}) < {overlap}
-                ORDER BY i.id LIMIT 1 FOR UPDATE OF i SKIP LOCKED
-                """)
-            : db.Database.SqlQuery<long>($"""
-                SELECT i.id AS "Value" FROM items i
-                WHERE i.project_id = {projectId} AND i.submitted_count < {overlap} AND i.id >= {from}
-                  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {userId}
-                                  AND (a.status <> 'active' OR a.expires_at > {now}))
-                  AND i.submitted_count + (SELECT count(*) FROM assignments o WHERE o.item_id = i.id AND o.status = 'active'
-                                           AND o.expires_at > {now} AND o.user_id <> {userId}) < {overlap}
-                ORDER BY i.id LIMIT 1
-                """);
-        var list = await ids.ToListAsync(ct);
-        return list.Count == 0 ? null : list[0];
+        var lease = await db.Assignments.FirstOrDefaultAsync(a => a.ItemId == itemId && a.UserId == userId && a.Stage == Stage, ct);
+        if (lease is null)
+        {
+            lease = new Assignment { ProjectId = projectId, ItemId = itemId, UserId = userId, Stage = Stage, Status = "active" };
+            db.Assignments.Add(lease);
+        }
+        lease.LeasedAt = now;
+        lease.ExpiresAt = now.AddMinutes(leaseMinutes);
+        lease.Status = "active";
+        await db.SaveChangesAsync(ct);
+        db.Record(clock, userId, projectId, "assignment.lease", "assignment", lease.Id, new { itemId });
+        await db.SaveChangesAsync(ct);
+        return lease;
+    }
+
+    /// <summary>Who is claiming, in which project, for how many answers per item, at what time.</summary>
+    /// <param name="SkipGold">Gold items are served apart (GoldCandidateAsync) when the project injects them.</param>
+    /// <param name="Lock">Lock the row found (PostgreSQL: <c>FOR UPDATE SKIP LOCKED</c>); false for a plain read.</param>
+    private sealed record Claim(long ProjectId, long UserId, int Overlap, DateTime Now, bool SkipGold = false, bool Lock = true);
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<long, (long Count, DateTime Until)> ProjectSizes = new();
+
+    /// <summary>Per-annotator limits: at most N submitted items, or N% of the project's items.</summary>
+    private async Task<bool> OverLimitAsync(long projectId, long userId, WorkflowSettings workflow, CancellationToken ct)
+    {
+        if (workflow.MaxItemsPerAnnotator is null && workflow.MaxPercentPerAnnotator is null)
+        {
+            return false;
+        }
+        long limit = workflow.MaxItemsPerAnnotator ?? long.MaxValue;
+        if (workflow.MaxPercentPerAnnotator is { } percent)
+        {
+            limit = Math.Min(limit, (long)Math.Ceiling(await ProjectSizeAsync(projectId, ct) * percent / 100));
+        }
+        var done = await db.Assignments.CountAsync(a => a.ProjectId == projectId && a.UserId == userId && a.Status == "submitted", ct);
+        return done >= limit;
+    }
+
+    /// <summary>The project's item count, remembered for a minute: counting a million items on every claim would cost more than the claim.</summary>
+    private async Task<long> ProjectSizeAsync(long projectId, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (ProjectSizes.TryGetValue(projectId, out var known) && known.Until > now)
+        {
+            return known.Count;
+        }
+        var count = await db.Items.LongCountAsync(i => i.ProjectId == projectId, ct);
+        ProjectSizes[projectId] = (count, now.AddMinutes(1));
+        return count;
+    }
+
+    /// <summary>
+    /// Claims an item. On PostgreSQL a claim skips rows that other transactions hold (a claim in progress, a submit
+    /// counting its answer), so finding nothing is not yet "nothing left": when a plain read still sees an available
+    /// item, the claim is tried again once those short transactions are over. Otherwise a person near the end of the
+    /// queue would be told there is no work while there is.
+    /// </summary>
+    private async Task<long?> ClaimAsync(Claim claim, WorkflowSettings workflow, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var claimed = await ClaimOnceAsync(claim with { Lock = true }, workflow, ct);
+            if (claimed is not null || !db.IsPostgres || attempt == MaxClaimAttempts
+                || await ClaimOnceAsync(claim with { Lock = false }, workflow, ct) is null)
+            {
+                return claimed;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 4 * attempt)), clock, ct);
+        }
+    }
+
+    private const int MaxClaimAttempts = 30;
+
+    /// <summary>Pinned work first (the person's own, then their groups'), then the open queue in the project's order.</summary>
+    private async Task<long?> ClaimOnceAsync(Claim claim, WorkflowSettings workflow, CancellationToken ct)
+    {
+        if (workflow.PinKey is not null)
+        {
+            var email = await db.Users.Where(u => u.Id == claim.UserId).Select(u => u.Email).FirstAsync(ct);
+            foreach (var principal in QueuePlacement.PrincipalsOf(email, workflow))
+            {
+                if (await ClaimPinnedAsync(claim, principal, ct) is { } pinned)
+                {
+                    return pinned;
+                }
+            }
+        }
+        return workflow.QueueOrder switch
+        {
+            "random" => await ClaimRandomAsync(claim, ct),
+            "finish_overlap_first" => await ClaimInOrderAsync(claim, "i.submitted_count DESC, i.priority DESC, i.id", null, ct),
+            _ => await ClaimInOrderAsync(claim, "i.priority DESC, i.id", null, ct),
+        };
+    }
+
+    /// <summary>A random starting id among open items (two index seeks), then id order, wrapping round once.</summary>
+    private async Task<long?> ClaimRandomAsync(Claim claim, CancellationToken ct)
+    {
+        // queue_state = 0 (open) is a literal so the partial index ix_items_queue_random answers both ends.
+        var range = (await db.Database.SqlQuery<IdRange>($"""
+            SELECT (SELECT id FROM items WHERE project_id = {claim.ProjectId} AND queue_state = 0 ORDER BY id LIMIT 1) AS "Min",
+                   (SELECT id FROM items WHERE project_id = {claim.ProjectId} AND queue_state = 0 ORDER BY id DESC LIMIT 1) AS "Max"
+            """).ToListAsync(ct))[0];
+        if (range.Min is not { } min || range.Max is not { } max)
+        {
+            return null;
+        }
+        var from = Random.Shared.NextInt64(min, max + 1);
+        return await ClaimInOrderAsync(claim, "i.id", from, ct) ?? await ClaimInOrderAsync(claim, "i.id", null, ct);
+    }
+
+    private sealed record IdRange(long? Min, long? Max);
+
+    // Items this person has not answered, skipped or leased, whose submitted responses plus others' live leases
+    // leave room. Every probe is an index seek: the person's lease by (item_id, user_id, stage), live leases by
+    // (item_id, status, expires_at). Parameters: {0} project, {1} person, {2} overlap, {3} now.
+    private const string Available = """
+        i.submitted_count < {2}
+          AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {1}
+                          AND (a.status <> 'active' OR a.expires_at > {3}))
+          AND i.submitted_count + (SELECT count(*) FROM assignments o WHERE o.item_id = i.id AND o.status = 'active'
+                                   AND o.expires_at > {3} AND o.user_id <> {1}) < {2}
+        """;
+
+    /// <summary>
+    /// The first available open item in <paramref name="orderBy"/> (a constant of this class, matching one of the
+    /// partial claim indexes). The state is written as a literal so the planner can use those indexes.
+    /// PostgreSQL skips rows another claim holds instead of waiting for them; SQLite has one writer at a time.
+    /// </summary>
+    private async Task<long?> ClaimInOrderAsync(Claim claim, string orderBy, long? fromId, CancellationToken ct)
+    {
+        var sql = $$"""
+            SELECT i.id AS "Value" FROM items i
+            WHERE i.project_id = {0} AND i.queue_state = {{ItemQueueStates.Open}} {{(fromId is null ? "" : "AND i.id >= {4}")}}
+              AND {{Available}} {{(claim.SkipGold ? "AND i.gold_json IS NULL" : "")}}
+            ORDER BY {{orderBy}} LIMIT 1 {{(db.IsPostgres && claim.Lock ? "FOR UPDATE OF i SKIP LOCKED" : "")}}
+            """;
+        object[] parameters = fromId is { } from
+            ? [claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, from]
+            : [claim.ProjectId, claim.UserId, claim.Overlap, claim.Now];
+        var found = await db.Database.SqlQueryRaw<long>(sql, parameters).ToListAsync(ct);
+        return found.Count == 0 ? null : found[0];
+    }
+
+    /// <summary>The first available item pinned to <paramref name="principal"/>, in item order (an index seek on the pins).</summary>
+    private async Task<long?> ClaimPinnedAsync(Claim claim, string principal, CancellationToken ct)
+    {
+        var sql = $$"""
+            SELECT i.id AS "Value" FROM item_pins p JOIN items i ON i.id = p.item_id
+            WHERE p.project_id = {0} AND p.principal = {4} AND i.queue_state = {{ItemQueueStates.Pinned}}
+              AND {{Available}} {{(claim.SkipGold ? "AND i.gold_json IS NULL" : "")}}
+            ORDER BY p.item_id LIMIT 1 {{(db.IsPostgres && claim.Lock ? "FOR UPDATE OF i SKIP LOCKED" : "")}}
+            """;
+        var found = await db.Database.SqlQueryRaw<long>(sql, claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, principal).ToListAsync(ct);
+        return found.Count == 0 ? null : found[0];
     }
 
     private async Task<TaskDto> BuildTaskAsync(Assignment assignment, Project project, ProjectSchema schema, CancellationToken ct)
@@ -143,19 +283,34 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             await db.SaveChangesAsync(ct);
         }
         Presentation.Apply(schema, fields, presentation);
-        var draft = await db.Responses.AsNoTracking()
-            .Where(r => r.ItemId == assignment.ItemId && r.UserId == assignment.UserId && r.Status == "draft")
-            .Select(r => r.ValuesJson).FirstOrDefaultAsync(ct);
+        var own = await db.Responses.AsNoTracking()
+            .Where(r => r.ItemId == assignment.ItemId && r.UserId == assignment.UserId)
+            .Select(r => new { r.Id, r.Status, r.ValuesJson }).FirstOrDefaultAsync(ct);
+        var draft = own?.Status == "draft" ? JsonNode.Parse(own.ValuesJson)!.AsObject() : null;
+        ReworkDto? rework = null;
+        if (own?.Status == "submitted")
+        {
+            var reject = await db.Reviews.AsNoTracking().Where(v => v.ResponseId == own.Id && v.Verdict == "reject")
+                .OrderByDescending(v => v.Id).Select(v => v.Comment).FirstOrDefaultAsync(ct);
+            rework = new ReworkDto(reject, JsonNode.Parse(own.ValuesJson)!.AsObject());
+        }
         return new TaskDto(assignment.Id, project.Id, assignment.ItemId, item.ExternalId, fields, schema.Questions,
-            project.GuidelineVersion, assignment.ExpiresAt, draft is null ? null : JsonNode.Parse(draft)!.AsObject(), presentation);
+            project.GuidelineVersion, assignment.ExpiresAt, draft, presentation, rework);
     }
 
-    public async Task<SubmitResult> SubmitAsync(long assignmentId, long userId, SubmitRequest request, bool withNext, CancellationToken ct)
+    /// <param name="idempotencyKey">The client's <c>Idempotency-Key</c>: a retry with the key of the stored revision stores nothing and gets the same answer.</param>
+    public async Task<SubmitResult> SubmitAsync(long assignmentId, long userId, SubmitRequest request, bool withNext, CancellationToken ct,
+        string? idempotencyKey = null)
     {
         var values = request.Values ?? throw new QueueException(400, "values are required: {\"values\": {\"question\": answer}}");
+        if (idempotencyKey is { Length: 0 or > 128 })
+        {
+            throw new QueueException(400, "Idempotency-Key must be 1-128 characters");
+        }
         var now = clock.GetUtcNow().UtcDateTime;
         Response response;
         long projectId;
+        ProjectSchema submittedSchema;
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             var (assignment, project, schema) = await LoadOwnAsync(assignmentId, userId, ct);
@@ -172,15 +327,16 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
                 throw new QueueException(400, "some answers are not valid", errors);
             }
             var existing = await db.Responses.FirstOrDefaultAsync(r => r.ItemId == assignment.ItemId && r.UserId == userId, ct);
-            if (existing?.Status != "submitted")
+            if (existing is { Status: "submitted" } && idempotencyKey is not null && existing.SubmitKey == idempotencyKey)
             {
-                // The guard that keeps an item at or under its overlap, whatever the leases said.
-                var counted = await db.Items.Where(i => i.Id == assignment.ItemId && i.SubmittedCount < project.Overlap)
-                    .ExecuteUpdateAsync(s => s.SetProperty(i => i.SubmittedCount, i => i.SubmittedCount + 1), ct);
-                if (counted == 0)
-                {
-                    throw new QueueException(409, $"item {assignment.ItemId} already has its {project.Overlap} responses; your lease had expired");
-                }
+                // A retry of the submit that stored this revision (its answer was lost on the way): nothing new is stored.
+                await tx.CommitAsync(ct);
+                return new SubmitResult(existing.Id, existing.Revision, existing.Status, withNext ? await NextAsync(project.Id, userId, ct) : null);
+            }
+            if (existing?.Status != "submitted"
+                && !await CountSubmissionAsync(assignment.ItemId, project.Overlap, Quality.GoldScoring.Injects(schema.Workflow.Quality), ct))
+            {
+                throw new QueueException(409, $"item {assignment.ItemId} already has its {project.Overlap} responses; your lease had expired");
             }
             response = existing ?? new Response
             {
@@ -191,6 +347,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
                 db.Responses.Add(response);
             }
             response.Status = "submitted";
+            response.SubmitKey = idempotencyKey;
             response.ValuesJson = values.ToJsonString(StoredJson.Options);
             response.Revision++;
             response.GuidelineVersion = project.GuidelineVersion;
@@ -210,7 +367,9 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
                 new { assignmentId, response.Revision });
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
+            submittedSchema = schema;
         }
+        await Quality.GoldScoring.CheckAfterSubmitAsync(db, clock, submittedSchema, projectId, userId, response.ItemId, ct);
         var next = withNext ? await NextAsync(projectId, userId, ct) : null;
         return new SubmitResult(response.Id, response.Revision, response.Status, next);
     }
@@ -298,9 +457,31 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         return task;
     }
 
+    /// <summary>
+    /// The guard that keeps an item at or under its overlap, whatever the leases said: one conditional increment on
+    /// the item row. The item that reaches its overlap leaves the claim indexes in the same statement.
+    /// </summary>
+    /// <param name="goldExempt">Gold items are answered by everyone when the project injects them: no overlap limit.</param>
+    private async Task<bool> CountSubmissionAsync(long itemId, int overlap, bool goldExempt, CancellationToken ct)
+    {
+        var counted = await db.Items.Where(i => i.Id == itemId && (i.SubmittedCount < overlap || (goldExempt && i.GoldJson != null)))
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(i => i.QueueState, i => i.SubmittedCount + 1 >= overlap ? ItemQueueStates.Complete : i.QueueState)
+                .SetProperty(i => i.SubmittedCount, i => i.SubmittedCount + 1), ct);
+        return counted == 1;
+    }
+
+    /// <summary>
+    /// The person's own assignment, locked on PostgreSQL until the transaction ends, so two copies of one request
+    /// (a retry racing the original) run one after the other and the second sees what the first stored.
+    /// SQLite transactions already run one at a time.
+    /// </summary>
     private async Task<(Assignment, Project, ProjectSchema)> LoadOwnAsync(long assignmentId, long userId, CancellationToken ct)
     {
-        var assignment = await db.Assignments.FirstOrDefaultAsync(a => a.Id == assignmentId && a.UserId == userId, ct)
+        var query = db.IsPostgres
+            ? db.Assignments.FromSql($"SELECT * FROM assignments WHERE id = {assignmentId} FOR UPDATE")
+            : db.Assignments.Where(a => a.Id == assignmentId);
+        var assignment = await query.Where(a => a.UserId == userId).FirstOrDefaultAsync(ct)
             ?? throw new QueueException(404, $"assignment {assignmentId} does not exist or is not yours");
         // A member removed from the project loses their leases with their access.
         var isMember = await db.ProjectMembers.AnyAsync(m => m.ProjectId == assignment.ProjectId && m.UserId == userId, ct);
