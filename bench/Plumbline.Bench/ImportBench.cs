@@ -387,7 +387,7 @@ public static class ImportBench
     ];
 
     /// <summary>Writes <paramref name="count"/> lines of about 300-600 bytes each; the same seed gives the same file.</summary>
-    private static long Generate(string path, long count)
+    internal static long Generate(string path, long count)
     {
         var random = new Random(Seed);
         using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);

@@ -14,6 +14,8 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           release        a TRL preference release of N pairwise items × 3 answers through the real server (child process)
                          [--items N (1000000)] [--database sqlite|postgres] [--pg "Host=…"] [--format F (trl-preference)] [--keep]
           release-core   the release pipeline alone (parse, consensus, write) on generated items   [items (200000)]
+          workspace      Enter -> next item shown, in Chromium, on a big pairwise project; annotation page size
+                         [--items N (1000000)] [--submits N (200)] [--warmup N (20)] [--database sqlite|postgres] [--pg "…"]
           queue          the work queue under load: N annotators run next → submit?next=true against the real server
                          [--annotators N (200)] [--items N (10000)] [--overlap K (3)] [--seconds S (30)]
                          [--database sqlite|postgres] [--pg "Host=…"] [--server PATH] [--no-ceiling]
@@ -31,6 +33,7 @@ return args[0] switch
     "prep" => await PreparationBench.RunAsync(rest),
     "release" => await ReleaseBench.RunAsync(rest),
     "release-core" => await ReleaseCoreBench.RunAsync(rest),
+    "workspace" => await WorkspaceBench.RunAsync(rest),
     "queue" => await QueueLoadBench.RunAsync(rest),
     _ => Unknown(args[0]),
 };

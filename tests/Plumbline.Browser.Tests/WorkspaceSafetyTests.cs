@@ -103,6 +103,16 @@ public sealed class WorkspaceSafetyTests(BrowserFixture fixture)
         // Gold and metadata live in the export, which is for managers.
         var export = await page.GotoAsync($"/api/v1/projects/{project}/export");
         export!.Status.ShouldBe(403);
+        // The item browser shows every response and the gold: for managers and reviewers, not found for anyone else.
+        var itemId = (await s.Api.Admin.GetFromJsonAsync<JsonObject>($"api/v1/projects/{project}/items"))!["items"]![0]!["id"]!.GetValue<long>();
+        foreach (var url in new[] { $"/projects/{project}/items/{itemId}", $"/projects/{project}/items", $"/api/v1/projects/{project}/items/{itemId}" })
+        {
+            var response = await page.GotoAsync(url);
+            response!.Status.ShouldBe(404, url);
+            var text = await page.ContentAsync();
+            text.ShouldNotContain("GOLD-SECRET-ANSWER");
+            text.ShouldNotContain("BOB-PRIVATE-DRAFT");
+        }
 
         var bobDraft = (await s.ExportAsync(project)).Single()["responses"]!.AsArray().Single(r => r!["user"]!.GetValue<string>() == bob)!;
         bobDraft["values"]!["ideal_response"]!.GetValue<string>().ShouldBe("BOB-PRIVATE-DRAFT");

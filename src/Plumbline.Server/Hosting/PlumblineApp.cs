@@ -10,6 +10,8 @@ using Plumbline.Server.Features.Annotate;
 using Plumbline.Server.Features.Auth;
 using Plumbline.Server.Features.Export;
 using Plumbline.Server.Features.Import;
+using Plumbline.Server.Features.Items;
+using Plumbline.Server.Features.Manage;
 using Plumbline.Server.Features.Pages;
 using Plumbline.Server.Features.Projects;
 using Plumbline.Server.Features.Quality;
@@ -71,6 +73,7 @@ public static class PlumblineApp
         services.AddSingleton<ReleaseStorage>();
         services.AddSingleton<S3Uploader>();
         services.AddScoped<ReleaseService>();
+        services.AddScoped<ItemBrowser>();
         services.AddQuality();
 
         services.AddAuthentication(SmartScheme)
@@ -125,6 +128,9 @@ public static class PlumblineApp
         app.MapQualityFeature();
         app.MapPageEndpoints();
         app.MapAnnotateEndpoints();
+        app.MapWorkflowEndpoints();
+        app.MapItemEndpoints();
+        app.MapManageEndpoints();
         return app;
     }
 

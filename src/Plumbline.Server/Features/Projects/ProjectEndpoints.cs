@@ -32,7 +32,7 @@ public sealed record AddMemberRequest(string Email, string Role);
 
 public static class ProjectEndpoints
 {
-    private const int MaxGuidelineChars = 200_000;
+    public const int MaxGuidelineChars = 200_000;
 
     public static IEndpointRouteBuilder MapProjectEndpoints(this IEndpointRouteBuilder app)
     {

@@ -243,8 +243,11 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
     // Items this person has not answered, skipped or leased, whose submitted responses plus others' live leases
     // leave room. Every probe is an index seek: the person's lease by (item_id, user_id, stage), live leases by
     // (item_id, status, expires_at). Parameters: {0} project, {1} person, {2} overlap, {3} now.
+    // The unary + keeps SQLite from using the range on submitted_count to pick an index: it then chose
+    // (project_id, submitted_count, …) and sorted every open item for each claim (2.9 s at 1,000,000 items)
+    // instead of reading the partial index of the order; on PostgreSQL + is a no-op.
     private const string Available = """
-        i.submitted_count < {2}
+        +i.submitted_count < {2}
           AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {1}
                           AND (a.status <> 'active' OR a.expires_at > {3}))
           AND i.submitted_count + (SELECT count(*) FROM assignments o WHERE o.item_id = i.id AND o.status = 'active'
