@@ -1,9 +1,9 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Options;
-using Microsoft.AspNetCore.Authentication.Cookies;
 using Plumbline.Data;
 using Plumbline.Server.Features.Admin;
 using Plumbline.Server.Features.Annotate;
@@ -61,7 +61,11 @@ public static class PlumblineApp
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             o.AddPolicy(SignInLimit, http => RateLimitPartition.GetFixedWindowLimiter(
                 http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
-                _ => new FixedWindowRateLimiterOptions { PermitLimit = 20, Window = TimeSpan.FromMinutes(1) }));
+                _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = http.RequestServices.GetRequiredService<IConfiguration>().GetValue("PLUMBLINE_SIGNIN_LIMIT_PER_MINUTE", 20),
+                    Window = TimeSpan.FromMinutes(1),
+                }));
         });
         services.AddHostedService<BootstrapService>();
         services.AddScoped<ProjectAccess>();

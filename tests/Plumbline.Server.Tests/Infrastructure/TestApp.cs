@@ -80,6 +80,8 @@ public sealed class TestApp : WebApplicationFactory<Program>
         builder.UseSetting("urls", "http://127.0.0.1:0");
         builder.UseSetting("PLUMBLINE_ADMIN_TOKEN", AdminToken);
         builder.UseSetting("PLUMBLINE_ADMIN_PASSWORD", "admin-password-123");
+        // Every test signs in from 127.0.0.1; the per-address sign-in limit is for people, not test suites.
+        builder.UseSetting("PLUMBLINE_SIGNIN_LIMIT_PER_MINUTE", "100000");
         builder.UseSetting("PLUMBLINE_RELEASES", ReleasesFolder);
         builder.ConfigureServices(services =>
         {
