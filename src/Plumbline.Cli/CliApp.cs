@@ -36,6 +36,7 @@ public static partial class CliApp
         root.Subcommands.Add(QualityCommand(context));
         root.Subcommands.Add(AnnotationsCommand(context));
         root.Subcommands.Add(CalibrationCommand(context));
+        root.Subcommands.Add(LabellerCommand(context));
 
         var parse = root.Parse(args);
         return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, ct);

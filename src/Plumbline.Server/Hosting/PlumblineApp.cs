@@ -11,6 +11,7 @@ using Plumbline.Server.Features.Auth;
 using Plumbline.Server.Features.Export;
 using Plumbline.Server.Features.Import;
 using Plumbline.Server.Features.Items;
+using Plumbline.Server.Features.Labellers;
 using Plumbline.Server.Features.Manage;
 using Plumbline.Server.Features.Pages;
 using Plumbline.Server.Features.Projects;
@@ -79,6 +80,7 @@ public static class PlumblineApp
         services.AddScoped<ReleaseService>();
         services.AddScoped<ItemBrowser>();
         services.AddQuality();
+        services.AddLabellers();
 
         services.AddAuthentication(SmartScheme)
             .AddPolicyScheme(SmartScheme, "API token or sign-in cookie", o => o.ForwardDefaultSelector = ctx =>
@@ -135,6 +137,7 @@ public static class PlumblineApp
         app.MapWorkflowEndpoints();
         app.MapItemEndpoints();
         app.MapManageEndpoints();
+        app.MapLabellerEndpoints();
         return app;
     }
 

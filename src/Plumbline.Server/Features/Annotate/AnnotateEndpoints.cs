@@ -199,7 +199,8 @@ public static class AnnotateEndpoints
             ProjectName = project.Name,
             Schema = ProjectSchema.Parse(project.SchemaJson),
             Task = task,
-            Values = values ?? task?.Draft ?? [],
+            // A model's suggestions pre-fill a fresh item; a draft or a reviewer's rework shows what the person wrote.
+            Values = values ?? task?.Draft ?? (task?.Rework is null ? task?.Suggestions?.DeepClone() as System.Text.Json.Nodes.JsonObject : null) ?? [],
             Errors = errors ?? [],
         };
     }

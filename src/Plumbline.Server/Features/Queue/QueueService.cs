@@ -9,9 +9,10 @@ using Plumbline.Server.Features.Auth;
 namespace Plumbline.Server.Features.Queue;
 
 /// <summary>What an annotator receives: the item's fields as shown to them, never gold or others' answers.</summary>
+/// <param name="Suggestions">Proposed answers by question (e.g. from an LLM labeller), to pre-fill; the response records what became of each.</param>
 public sealed record TaskDto(
     long AssignmentId, long ProjectId, long ItemId, string ExternalId, JsonObject Fields, List<QuestionDefinition> Questions,
-    int GuidelineVersion, DateTime ExpiresAt, JsonObject? Draft, JsonObject Presentation, ReworkDto? Rework = null);
+    int GuidelineVersion, DateTime ExpiresAt, JsonObject? Draft, JsonObject Presentation, ReworkDto? Rework = null, JsonObject? Suggestions = null);
 
 /// <summary>A response sent back by a reviewer: what was submitted and what to fix.</summary>
 public sealed record ReworkDto(string? Comment, JsonObject Values);
@@ -305,6 +306,10 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         if (presentation is null)
         {
             presentation = Presentation.Decide(schema, fields, assignment.UserId, assignment.ItemId);
+            if (await Labellers.WorkspaceSuggestions.ChooseAsync(db, schema, assignment.ItemId, ct) is { } suggested)
+            {
+                presentation[Labellers.WorkspaceSuggestions.MetadataKey] = suggested;
+            }
             assignment.PresentationJson = presentation.ToJsonString(StoredJson.Options);
             await db.SaveChangesAsync(ct);
         }
@@ -321,7 +326,8 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             rework = new ReworkDto(reject, JsonNode.Parse(own.ValuesJson)!.AsObject());
         }
         return new TaskDto(assignment.Id, project.Id, assignment.ItemId, item.ExternalId, fields, schema.Questions,
-            project.GuidelineVersion, assignment.ExpiresAt, draft, presentation, rework);
+            project.GuidelineVersion, assignment.ExpiresAt, draft, presentation, rework,
+            await Labellers.WorkspaceSuggestions.ValuesAsync(db, presentation, assignment.ItemId, ct));
     }
 
     /// <param name="idempotencyKey">The client's <c>Idempotency-Key</c>: a retry with the key of the stored revision stores nothing and gets the same answer.</param>
@@ -381,7 +387,8 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             response.LeadTimeMs = request.LeadTimeMs ?? (long)(now - assignment.LeasedAt).TotalMilliseconds;
             response.PresentationJson = assignment.PresentationJson;
             // Derived on the server (edit distance of edited drafts), so every client records the same figures.
-            response.MetadataJson = ResponseMetadata.Build(schema, itemFields, values)?.ToJsonString(StoredJson.Options);
+            response.MetadataJson = Labellers.WorkspaceSuggestions.ToJson(await Labellers.WorkspaceSuggestions.RecordOutcomesAsync(db, schema,
+                assignment.PresentationJson, assignment.ItemId, values, ResponseMetadata.Build(schema, itemFields, values), ct));
             response.UpdatedAt = now;
             assignment.Status = "submitted";
             assignment.CompletedAt = now;
