@@ -13,6 +13,7 @@ using Plumbline.Server.Features.Import;
 using Plumbline.Server.Features.Items;
 using Plumbline.Server.Features.Labellers;
 using Plumbline.Server.Features.Manage;
+using Plumbline.Server.Features.Models;
 using Plumbline.Server.Features.Pages;
 using Plumbline.Server.Features.Projects;
 using Plumbline.Server.Features.Quality;
@@ -80,6 +81,7 @@ public static class PlumblineApp
         services.AddScoped<ReleaseService>();
         services.AddScoped<ItemBrowser>();
         services.AddQuality();
+        services.AddModels();
         services.AddLabellers();
 
         services.AddAuthentication(SmartScheme)
@@ -137,6 +139,7 @@ public static class PlumblineApp
         app.MapWorkflowEndpoints();
         app.MapItemEndpoints();
         app.MapManageEndpoints();
+        app.MapModelsFeature();
         app.MapLabellerEndpoints();
         return app;
     }
