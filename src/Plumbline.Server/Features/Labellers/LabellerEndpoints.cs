@@ -22,65 +22,65 @@ public static class LabellerEndpoints
         var api = app.MapGroup("/api/v1/projects/{id:long}/labellers").WithTags("Labellers").RequireAuthorization();
 
         api.MapGet("", (long id, ClaimsPrincipal user, ProjectAccess access, LabellerService labellers, CancellationToken ct) =>
-            AsManagerAsync(user, access, id, ct, async () => Results.Ok(await labellers.ListAsync(id, ct))))
+            AsManagerAsync(user, access, id, async () => Results.Ok(await labellers.ListAsync(id, ct)), ct))
             .WithName("ListLabellers").WithSummary("The project's LLM labellers with all their versions")
             .Produces<List<LabellerDto>>();
 
         api.MapPost("", (long id, CreateLabellerRequest request, ClaimsPrincipal user, ProjectAccess access, LabellerService labellers, CancellationToken ct) =>
-            AsManagerAsync(user, access, id, ct, async () =>
+            AsManagerAsync(user, access, id, async () =>
             {
                 var created = await labellers.CreateAsync(id, user.Id(), request, ct);
                 return Results.Created($"/api/v1/projects/{id}/labellers/{created.Name}", created);
-            }))
+            }, ct))
             .WithName("CreateLabeller").WithSummary("Create an LLM labeller: a model provider, a prompt template over the item's fields, the questions it answers")
             .Produces<LabellerDto>(StatusCodes.Status201Created);
 
         api.MapGet("/{labeller}", (long id, string labeller, ClaimsPrincipal user, ProjectAccess access, LabellerService labellers, CancellationToken ct) =>
-            AsManagerAsync(user, access, id, ct, async () => Results.Ok(await labellers.GetAsync(id, labeller, ct))))
+            AsManagerAsync(user, access, id, async () => Results.Ok(await labellers.GetAsync(id, labeller, ct)), ct))
             .WithName("GetLabeller").WithSummary("One labeller (by name or id) with all its versions")
             .Produces<LabellerDto>();
 
         api.MapPut("/{labeller}", (long id, string labeller, UpdateLabellerRequest request, ClaimsPrincipal user, ProjectAccess access,
             LabellerService labellers, CancellationToken ct) =>
-            AsManagerAsync(user, access, id, ct, async () => Results.Ok(await labellers.UpdateAsync(id, user.Id(), labeller, request, ct))))
+            AsManagerAsync(user, access, id, async () => Results.Ok(await labellers.UpdateAsync(id, user.Id(), labeller, request, ct)), ct))
             .WithName("UpdateLabeller").WithSummary("Change a labeller: makes a new version (earlier versions are kept for comparison)")
             .Produces<LabellerDto>();
 
         api.MapPost("/{labeller}/runs", (long id, string labeller, StartLabellerRunRequest? request, ClaimsPrincipal user, ProjectAccess access,
             LabellerService labellers, CancellationToken ct) =>
-            AsManagerAsync(user, access, id, ct, async () =>
+            AsManagerAsync(user, access, id, async () =>
             {
                 var run = await labellers.StartRunAsync(id, user.Id(), labeller, request ?? new StartLabellerRunRequest(), ct);
                 return Results.Accepted($"/api/v1/projects/{id}/labellers/runs/{run.Id}", run);
-            }))
+            }, ct))
             .WithName("StartLabellerRun").WithSummary("Run a labeller version over the project's items (or a filter) in the background; answers become suggestions")
             .Produces<LabellerRunDto>(StatusCodes.Status202Accepted);
 
         api.MapGet("/{labeller}/runs", (long id, string labeller, int? version, ClaimsPrincipal user, ProjectAccess access, LabellerService labellers,
             CancellationToken ct) =>
-            AsManagerAsync(user, access, id, ct, async () => Results.Ok(await labellers.RunsAsync(id, await labellers.FindAsync(id, labeller, ct), version, ct))))
+            AsManagerAsync(user, access, id, async () => Results.Ok(await labellers.RunsAsync(id, await labellers.FindAsync(id, labeller, ct), version, ct)), ct))
             .WithName("ListLabellerRuns").WithSummary("A labeller's runs, newest first (optionally of one version)")
             .Produces<List<LabellerRunDto>>();
 
         api.MapGet("/runs/{runId:long}", (long id, long runId, ClaimsPrincipal user, ProjectAccess access, LabellerService labellers, CancellationToken ct) =>
-            AsManagerAsync(user, access, id, ct, async () => Results.Ok(await labellers.RunAsync(id, runId, ct))))
+            AsManagerAsync(user, access, id, async () => Results.Ok(await labellers.RunAsync(id, runId, ct)), ct))
             .WithName("GetLabellerRun").WithSummary("A run's progress: items done and failed, tokens, cost")
             .Produces<LabellerRunDto>();
 
         api.MapPost("/runs/{runId:long}/cancel", (long id, long runId, ClaimsPrincipal user, ProjectAccess access, LabellerService labellers, CancellationToken ct) =>
-            AsManagerAsync(user, access, id, ct, async () => Results.Ok(await labellers.CancelAsync(id, user.Id(), runId, ct))))
+            AsManagerAsync(user, access, id, async () => Results.Ok(await labellers.CancelAsync(id, user.Id(), runId, ct)), ct))
             .WithName("CancelLabellerRun").WithSummary("Stop a queued or running run; what it stored stays")
             .Produces<LabellerRunDto>();
 
         api.MapGet("/{labeller}/report", (long id, string labeller, int? version, string? method, string? ratingMethod, ClaimsPrincipal user,
             ProjectAccess access, LabellerService labellers, LabellerReportService reports, CancellationToken ct) =>
-            AsManagerAsync(user, access, id, ct, async () =>
+            AsManagerAsync(user, access, id, async () =>
             {
                 var (labelMethod, rating) = Methods(method, ratingMethod);
                 var found = await labellers.FindAsync(id, labeller, ct);
                 var v = await labellers.VersionAsync(found, version, ct);
                 return Results.Ok(await reports.ReportAsync(id, found, v, labelMethod, rating, ct));
-            }))
+            }, ct))
             .WithName("GetLabellerReport")
             .WithSummary("How a labeller version does: agreement with gold and with the human consensus per question, confusion matrices, coverage, failures, cost, tokens, latency, acceptance of its suggestions")
             .WithDescription("Partial while a run is going. version: the current one by default; method and ratingMethod choose the human consensus as in GET …/quality.")
@@ -88,7 +88,7 @@ public static class LabellerEndpoints
 
         api.MapGet("/compare", (long id, string? a, string? b, string? method, string? ratingMethod, ClaimsPrincipal user, ProjectAccess access,
             LabellerService labellers, LabellerReportService reports, CancellationToken ct) =>
-            AsManagerAsync(user, access, id, ct, async () =>
+            AsManagerAsync(user, access, id, async () =>
             {
                 if (string.IsNullOrWhiteSpace(a) || string.IsNullOrWhiteSpace(b))
                 {
@@ -98,7 +98,7 @@ public static class LabellerEndpoints
                 var first = await ResolveAsync(labellers, id, a, ct);
                 var second = await ResolveAsync(labellers, id, b, ct);
                 return Results.Ok(await reports.CompareAsync(id, first, second, labelMethod, rating, ct));
-            }))
+            }, ct))
             .WithName("CompareLabellers")
             .WithSummary("Two labeller versions side by side on the items both answered, and how often they agree with each other")
             .WithDescription("a and b: NAME@VERSION, or NAME for its current version (also a labeller id).")
@@ -138,7 +138,7 @@ public static class LabellerEndpoints
         return (labeller, await labellers.VersionAsync(labeller, version, ct));
     }
 
-    private static async Task<IResult> AsManagerAsync(ClaimsPrincipal user, ProjectAccess access, long projectId, CancellationToken ct, Func<Task<IResult>> action)
+    private static async Task<IResult> AsManagerAsync(ClaimsPrincipal user, ProjectAccess access, long projectId, Func<Task<IResult>> action, CancellationToken ct)
     {
         var (_, denied) = await access.RequireAsync(user, projectId, Roles.Manager, ct);
         if (denied is not null)
