@@ -104,6 +104,7 @@ public static class LabellerEndpoints
             .WithDescription("a and b: NAME@VERSION, or NAME for its current version (also a labeller id).")
             .Produces<LabellerComparison>();
 
+        app.MapLabellerPages();
         return app;
     }
 
