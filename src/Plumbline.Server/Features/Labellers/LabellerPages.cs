@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Plumbline.Core.Schema;
 using Plumbline.Data;
@@ -29,8 +28,8 @@ public static class LabellerPages
             return denied ?? await ListPageAsync(db, labellers, page!, notice, null, ct);
         });
 
-        pages.MapPost("", async Task<IResult> (long id, [FromForm] string? name, [FromForm] string? provider, [FromForm] string? prompt,
-            [FromForm] string[]? questions, HttpContext http, ProjectAccess access, PlumblineDbContext db, LabellerService labellers,
+        // The whole form, because a string[] form parameter does not bind on .NET 10 (string gained a span TryParse).
+        pages.MapPost("", async Task<IResult> (long id, IFormCollection form, HttpContext http, ProjectAccess access, PlumblineDbContext db, LabellerService labellers,
             IAntiforgery antiforgery, CancellationToken ct) =>
         {
             var (page, denied) = await ContextAsync(http, access, db, antiforgery, id, ct);
@@ -40,8 +39,9 @@ public static class LabellerPages
             }
             try
             {
-                var created = await labellers.CreateAsync(id, http.User.Id(), new CreateLabellerRequest(name, provider, prompt?.ReplaceLineEndings("\n"),
-                    Questions: questions is { Length: > 0 } q ? [.. q] : null), ct);
+                var questions = form["questions"].OfType<string>().ToList();
+                var created = await labellers.CreateAsync(id, http.User.Id(), new CreateLabellerRequest(form["name"], form["provider"],
+                    form["prompt"].FirstOrDefault()?.ReplaceLineEndings("\n"), Questions: questions.Count > 0 ? questions : null), ct);
                 return Results.Redirect($"/projects/{id}/labellers/{Uri.EscapeDataString(created.Name)}");
             }
             catch (LabellerException ex)
