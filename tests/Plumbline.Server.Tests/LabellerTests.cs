@@ -1,5 +1,9 @@
+using System.Globalization;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Plumbline.Cli;
 using Plumbline.Data;
+using Plumbline.Server.Features.Labellers;
 
 namespace Plumbline.Server.Tests;
 
@@ -316,5 +320,106 @@ public class LabellerTests
         }
         (await outsider.GetAsync($"api/v1/projects/{x.Project}/labellers/judge/report")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
         x.Fake.Requests.ShouldBeEmpty();
+    }
+
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task Resume_RunWhoseProcessDied_ContinuesAfterItsLastBatchWithoutRedoingItems(string provider)
+    {
+        var x = await SetUpAsync(provider);
+        await using var _ = x.Fake;
+        await CreateLabellerAsync(x, "judge");
+        long runId;
+        List<long> itemIds;
+        await using (var db = x.S.App.NewDbContext())
+        {
+            itemIds = await db.Items.AsNoTracking().Where(i => i.ProjectId == x.Project).OrderBy(i => i.Id).Select(i => i.Id).ToListAsync();
+            var versionId = await db.Set<LabellerVersion>().Where(v => v.ProjectId == x.Project).Select(v => v.Id).SingleAsync();
+            // A run another process was working on when it died: nine items done (up to g4), its lease lapsed a minute ago.
+            var run = new LabellerRun
+            {
+                ProjectId = x.Project, LabellerVersionId = versionId, Status = "running", Total = 15, Done = 9, Cursor = itemIds[8], Concurrency = 2,
+                LeaseOwner = "a-process-that-died", LeaseExpiresAt = x.S.App.Clock.GetUtcNow().UtcDateTime.AddMinutes(-1),
+                StartedAt = x.S.App.Clock.GetUtcNow().UtcDateTime.AddMinutes(-5), CreatedAt = x.S.App.Clock.GetUtcNow().UtcDateTime.AddMinutes(-5),
+            };
+            db.Add(run);
+            await db.SaveChangesAsync();
+            runId = run.Id;
+        }
+        x.S.App.Services.GetRequiredService<LabellerRunner>().Wake();
+        JsonObject status;
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        do
+        {
+            await Task.Delay(50, deadline.Token);
+            status = (await x.S.Admin.GetFromJsonAsync<JsonObject>($"api/v1/projects/{x.Project}/labellers/runs/{runId}", deadline.Token))!;
+        }
+        while (status["status"]!.GetValue<string>() != "completed");
+
+        // Only the six items after the cursor were asked about (g5-g9 and garbage); the counters continue from nine.
+        x.Fake.Requests.Select(r => r.LastUserMessage.Split('\n')[0]).Order(StringComparer.Ordinal)
+            .ShouldBe(["Review: bad 5", "Review: bad 6", "Review: bad 7", "Review: bad 8", "Review: garbage", "Review: good looks but really negative"]);
+        status["done"]!.GetValue<int>().ShouldBe(14);
+        status["failed"]!.GetValue<int>().ShouldBe(1);
+        await using var check = x.S.App.NewDbContext();
+        (await check.Set<LabellerResult>().AsNoTracking().Where(r => r.RunId == runId).Select(r => r.ItemId).OrderBy(i => i).ToListAsync())
+            .ShouldBe(itemIds[9..]);
+    }
+
+    private static async Task<(int Exit, string Out, string Err)> CliAsync(TestApp app, params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await CliApp.RunAsync([.. args, "--server", app.BaseAddress.ToString(), "--token", TestApp.AdminToken], stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public async Task Cli_CreateRunReportCompare_PrintsTheFigures()
+    {
+        var x = await SetUpAsync("sqlite");
+        await using var fake = x.Fake;
+        var id = x.Project.ToString(CultureInfo.InvariantCulture);
+        var folder = Directory.CreateTempSubdirectory("plumbline-labeller-").FullName;
+        var prompt = Path.Combine(folder, "prompt.txt");
+        await File.WriteAllTextAsync(prompt, "Review: {{text}}");
+
+        var (exit, output, error) = await CliAsync(x.S.App, "labeller", "create", id, "--name", "judge", "--provider", x.ProviderName,
+            "--prompt-file", prompt, "--questions", "sentiment", "--param", "temperature=0");
+        exit.ShouldBe(0, error);
+        output.ShouldContain($"\"judge\" version 1: model:{x.ProviderName}/fake-model-1@labeller:judgev1; answers sentiment");
+
+        (exit, output, error) = await CliAsync(x.S.App, "labeller", "run", id, "judge");
+        exit.ShouldBe(0, error);
+        output.ShouldContain("completed; 14 answered, 1 failed of 15");
+        error.ShouldContain("15/15 (1 failed)");
+
+        (exit, output, _) = await CliAsync(x.S.App, "labeller", "report", id, "judge");
+        exit.ShouldBe(0);
+        output.ShouldContain("judge v1");
+        output.ShouldContain("14 of 15 items answered, 1 failed; coverage 0.9333");
+        output.ShouldContain("failed garbage: sentiment: expects one of positive, negative, got \"meh\"");
+
+        await File.WriteAllTextAsync(prompt, "Review v2: {{text}}");
+        (exit, _, error) = await CliAsync(x.S.App, "labeller", "update", id, "judge", "--prompt-file", prompt);
+        exit.ShouldBe(0, error);
+        (exit, _, error) = await CliAsync(x.S.App, "labeller", "run", id, "judge", "--filter", "gold", "--measure-only", "--detach");
+        exit.ShouldBe(0, error);
+        // --detach returns at once; wait for the run through the API before comparing.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        while ((await x.S.Admin.GetFromJsonAsync<JsonArray>($"api/v1/projects/{x.Project}/labellers/judge/runs?version=2", deadline.Token))!
+            .Any(r => r!["status"]!.GetValue<string>() is "queued" or "running"))
+        {
+            await Task.Delay(50, deadline.Token);
+        }
+        (exit, output, _) = await CliAsync(x.S.App, "labeller", "report", id, "judge", "--compare", "1", "--json");
+        exit.ShouldBe(0);
+        var comparison = JsonNode.Parse(output)!;
+        comparison["sharedItems"]!.GetValue<int>().ShouldBe(10);
+        comparison["b"]!["questions"]![0]!["gold"]!["accuracy"]!.GetValue<double>().ShouldBe(1.0);
+
+        (exit, _, error) = await CliAsync(x.S.App, "labeller", "run", id, "judge", "--filter", "colour=blue");
+        exit.ShouldBe(1);
+        error.ShouldContain("--filter 'colour=blue' is not one of");
     }
 }
