@@ -141,6 +141,9 @@ public class LabellerTests
         var completionTokens = report["completionTokens"]!.GetValue<long>();
         completionTokens.ShouldBeGreaterThan(0);
         report["cost"]!.GetValue<double>().ShouldBe(Math.Round((promptTokens * 2.0 + completionTokens * 10.0) / 1e6, 8), 1e-9);
+        run = (await x.S.Admin.GetFromJsonAsync<JsonObject>($"api/v1/projects/{x.Project}/labellers/runs/{run["id"]}"))!;
+        run["cost"]!.GetValue<double>().ShouldBe(report["cost"]!.GetValue<double>(), 1e-9);
+        run["promptTokens"]!.GetValue<long>().ShouldBe(promptTokens);
         report["latencyP50Ms"].ShouldNotBeNull();
         report["latencyP95Ms"]!.GetValue<long>().ShouldBeGreaterThanOrEqualTo(report["latencyP50Ms"]!.GetValue<long>());
 

@@ -334,6 +334,13 @@ public sealed class LabellerRunner(IServiceScopeFactory scopes, ChatCompletionCl
             result.LatencyMs = (long)clock.GetElapsedTime(started).TotalMilliseconds;
             return result;
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // An answer the client could not read (a body that is not JSON …) fails this item, not the whole run.
+            result.Error = $"provider '{job.Endpoint.Name}' gave an answer that could not be read: {ex.Message}";
+            result.LatencyMs = (long)clock.GetElapsedTime(started).TotalMilliseconds;
+            return result;
+        }
         result.PromptTokens = completion.Usage?.PromptTokens;
         result.CompletionTokens = completion.Usage?.CompletionTokens;
         result.Cost = completion.Cost;
