@@ -330,8 +330,9 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IServiceProvi
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<PlumblineDbContext>();
-        var job = await db.Set<Job>().FirstAsync(j => j.Id == jobId, ct);
-        if (job.LeaseOwner != Owner || JobStatuses.IsFinished(job.Status))
+        var job = await db.Set<Job>().FirstOrDefaultAsync(j => j.Id == jobId, ct);
+        // Gone with its project, finished, or taken over by another process: nothing left to write.
+        if (job is null || job.LeaseOwner != Owner || JobStatuses.IsFinished(job.Status))
         {
             return;
         }
