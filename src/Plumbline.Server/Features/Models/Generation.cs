@@ -118,7 +118,12 @@ public sealed class GenerationJobs : IJobHandler
         }
         return (request with
         {
-            Providers = providers, N = n, Target = target, Field = field, Overwrite = request.Overwrite ?? false, Concurrency = concurrency,
+            Providers = providers,
+            N = n,
+            Target = target,
+            Field = field,
+            Overwrite = request.Overwrite ?? false,
+            Concurrency = concurrency,
         }, null);
     }
 
