@@ -36,6 +36,8 @@ public static partial class CliApp
         root.Subcommands.Add(QualityCommand(context));
         root.Subcommands.Add(AnnotationsCommand(context));
         root.Subcommands.Add(CalibrationCommand(context));
+        root.Subcommands.Add(ProviderCommand(context));
+        root.Subcommands.Add(GenerateCommand(context));
         root.Subcommands.Add(LabellerCommand(context));
 
         var parse = root.Parse(args);

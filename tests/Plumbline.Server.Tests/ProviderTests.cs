@@ -204,11 +204,13 @@ public class ProviderTests
         using var handler = new HttpClientHandler { UseCookies = true };
         using var browser = new HttpClient(handler) { BaseAddress = app.BaseAddress };
         await SignInAsync(browser);
-        foreach (var page in new[] { "/", "/projects/new" })
+        foreach (var page in new[] { "/", "/projects/new", "/admin/providers" })
         {
             answers.Add(await browser.GetStringAsync(page));
         }
 
+        answers[^1].ShouldContain(created["name"]!.GetValue<string>());
+        answers[^1].ShouldContain("set, ends in " + key[^4..]);
         foreach (var answer in answers)
         {
             answer.ShouldNotContain(key[8..]);

@@ -42,6 +42,8 @@ public sealed class FakeOpenAi : IAsyncDisposable
     private readonly ConcurrentQueue<(int Status, TimeSpan? RetryAfter, string Message)> failures = new();
     private volatile TaskCompletionSource held = Released();
     private int answered;
+    private int admitted;
+    private volatile int admitLimit;
 
     private FakeOpenAi(WebApplication app) => this.app = app;
 
@@ -87,7 +89,19 @@ public sealed class FakeOpenAi : IAsyncDisposable
     }
 
     /// <summary>Requests wait (they are recorded first) until <see cref="Release"/>: a slow model, without timing.</summary>
-    public void Hold() => held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    public void Hold()
+    {
+        held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref admitted, 0);
+        admitLimit = 0;
+    }
+
+    /// <summary>The first <paramref name="answers"/> requests from now are answered; later ones wait until <see cref="Release"/>.</summary>
+    public void HoldAfter(int answers)
+    {
+        Hold();
+        admitLimit = answers;
+    }
 
     public void Release() => held.TrySetResult();
 
@@ -122,7 +136,10 @@ public sealed class FakeOpenAi : IAsyncDisposable
         }
         try
         {
-            await held.Task.WaitAsync(http.RequestAborted);
+            if (Interlocked.Increment(ref admitted) > admitLimit)
+            {
+                await held.Task.WaitAsync(http.RequestAborted);
+            }
         }
         catch (OperationCanceledException)
         {

@@ -57,6 +57,23 @@ public sealed class TestApp : WebApplicationFactory<Program>
         UseKestrel(0);
     }
 
+    /// <summary>
+    /// An app on an existing database: a second server process beside another, or one restarted after a stop. The
+    /// database stays when this app is disposed (see <see cref="NewDatabase"/>).
+    /// </summary>
+    public TestApp(string provider, DatabaseSettings database, bool captureLogs = false)
+    {
+        Provider = provider;
+        Logs = captureLogs ? new LogSink() : null;
+        Database = database;
+        UseKestrel(0);
+    }
+
+    /// <summary>A fresh database for <see cref="TestApp(string, DatabaseSettings, bool)"/>; SQLite's file goes in <paramref name="folder"/>.</summary>
+    public static DatabaseSettings NewDatabase(string provider, string folder) => provider == "sqlite"
+        ? DatabaseSettings.Parse("sqlite:" + Path.Combine(folder, "plumbline.db"))
+        : new DatabaseSettings(DatabaseProvider.Postgres, CreatePostgresDatabase());
+
     /// <summary>The address the app listens on (a real socket on 127.0.0.1).</summary>
     public Uri BaseAddress
     {
@@ -90,6 +107,8 @@ public sealed class TestApp : WebApplicationFactory<Program>
         builder.UseSetting("PLUMBLINE_RELEASES", ReleasesFolder);
         // Retries against the fake model server back off in milliseconds, not seconds (Retry-After still applies).
         builder.UseSetting("PLUMBLINE_MODEL_RETRY_BASE_MS", "20");
+        // Idle servers look for queued jobs often, so a job left by a stopped app is taken up at once.
+        builder.UseSetting("PLUMBLINE_JOBS_POLL_MS", "100");
         if (Logs is { } sink)
         {
             // A rule for this provider outranks the host's per-category filters, so it sees everything.

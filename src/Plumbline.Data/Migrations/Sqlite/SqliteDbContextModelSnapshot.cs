@@ -599,126 +599,22 @@ namespace Plumbline.Data.Migrations.Sqlite
                     b.ToTable("item_pins");
                 });
 
-            modelBuilder.Entity("Plumbline.Data.Labeller", b =>
+            modelBuilder.Entity("Plumbline.Data.Job", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("created_at");
-
-                    b.Property<long>("CreatedById")
+                    b.Property<bool>("CancelRequested")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("created_by_id");
-
-                    b.Property<int>("CurrentVersion")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("current_version");
-
-                    b.Property<string>("Name")
-                        .IsRequired()
-                        .HasMaxLength(100)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("name");
-
-                    b.Property<long>("ProjectId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("project_id");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("ProjectId", "Name")
-                        .IsUnique();
-
-                    b.ToTable("labellers");
-                });
-
-            modelBuilder.Entity("Plumbline.Data.LabellerResult", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("id");
-
-                    b.Property<int?>("CompletionTokens")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("completion_tokens");
-
-                    b.Property<double?>("Cost")
-                        .HasColumnType("REAL")
-                        .HasColumnName("cost");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("created_at");
-
-                    b.Property<string>("Error")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("error");
-
-                    b.Property<long>("ItemId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("item_id");
-
-                    b.Property<long>("LabellerVersionId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("labeller_version_id");
-
-                    b.Property<long?>("LatencyMs")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("latency_ms");
-
-                    b.Property<string>("Output")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("output");
-
-                    b.Property<long>("ProjectId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("project_id");
-
-                    b.Property<int?>("PromptTokens")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("prompt_tokens");
-
-                    b.Property<long>("RunId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("run_id");
-
-                    b.Property<string>("ValuesJson")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("values_json");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("ItemId");
-
-                    b.HasIndex("LabellerVersionId", "ItemId");
-
-                    b.HasIndex("RunId", "ItemId")
-                        .IsUnique();
-
-                    b.ToTable("labeller_results");
-                });
-
-            modelBuilder.Entity("Plumbline.Data.LabellerRun", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("id");
+                        .HasColumnName("cancel_requested");
 
                     b.Property<long>("CompletionTokens")
                         .HasColumnType("INTEGER")
                         .HasColumnName("completion_tokens");
 
-                    b.Property<int>("Concurrency")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("concurrency");
-
-                    b.Property<double?>("Cost")
+                    b.Property<double>("Cost")
                         .HasColumnType("REAL")
                         .HasColumnName("cost");
 
@@ -729,10 +625,6 @@ namespace Plumbline.Data.Migrations.Sqlite
                     b.Property<long>("CreatedById")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_by_id");
-
-                    b.Property<long>("Cursor")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("cursor");
 
                     b.Property<int>("Done")
                         .HasColumnType("INTEGER")
@@ -746,34 +638,49 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("failed");
 
-                    b.Property<string>("FilterJson")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("filter_json");
-
                     b.Property<DateTime?>("FinishedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("finished_at");
 
-                    b.Property<long>("LabellerVersionId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("labeller_version_id");
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
 
                     b.Property<DateTime?>("LeaseExpiresAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("lease_expires_at");
 
                     b.Property<string>("LeaseOwner")
-                        .HasMaxLength(100)
+                        .HasMaxLength(200)
                         .HasColumnType("TEXT")
                         .HasColumnName("lease_owner");
 
-                    b.Property<long>("ProjectId")
+                    b.Property<long>("PlanCursor")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("plan_cursor");
+
+                    b.Property<bool>("Planned")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("planned");
+
+                    b.Property<long?>("ProjectId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("project_id");
 
                     b.Property<long>("PromptTokens")
                         .HasColumnType("INTEGER")
                         .HasColumnName("prompt_tokens");
+
+                    b.Property<string>("SettingsJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("settings_json");
+
+                    b.Property<int>("Skipped")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("skipped");
 
                     b.Property<DateTime?>("StartedAt")
                         .HasColumnType("TEXT")
@@ -785,95 +692,58 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("status");
 
-                    b.Property<bool>("Suggest")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("suggest");
-
-                    b.Property<int?>("Total")
+                    b.Property<int>("Total")
                         .HasColumnType("INTEGER")
                         .HasColumnName("total");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("LabellerVersionId");
+                    b.HasIndex("ProjectId", "Id");
 
-                    b.HasIndex("Status", "Id");
+                    b.HasIndex("Status", "LeaseExpiresAt");
 
-                    b.ToTable("labeller_runs");
+                    b.ToTable("jobs");
                 });
 
-            modelBuilder.Entity("Plumbline.Data.LabellerVersion", b =>
+            modelBuilder.Entity("Plumbline.Data.JobItem", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
-                    b.Property<DateTime>("CreatedAt")
+                    b.Property<DateTime?>("FinishedAt")
                         .HasColumnType("TEXT")
-                        .HasColumnName("created_at");
+                        .HasColumnName("finished_at");
 
-                    b.Property<long>("CreatedById")
+                    b.Property<long>("ItemId")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("created_by_id");
+                        .HasColumnName("item_id");
 
-                    b.Property<long>("LabellerId")
+                    b.Property<long>("JobId")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("labeller_id");
+                        .HasColumnName("job_id");
 
-                    b.Property<string>("Model")
+                    b.Property<string>("Message")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("message");
+
+                    b.Property<string>("Status")
                         .IsRequired()
-                        .HasMaxLength(200)
+                        .HasMaxLength(16)
                         .HasColumnType("TEXT")
-                        .HasColumnName("model");
-
-                    b.Property<string>("Note")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("note");
-
-                    b.Property<string>("ParametersJson")
-                        .IsRequired()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("parameters_json");
-
-                    b.Property<long>("ProjectId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("project_id");
-
-                    b.Property<string>("PromptTemplate")
-                        .IsRequired()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("prompt_template");
-
-                    b.Property<long>("ProviderId")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("provider_id");
-
-                    b.Property<string>("ProviderName")
-                        .IsRequired()
-                        .HasMaxLength(100)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("provider_name");
-
-                    b.Property<string>("QuestionsJson")
-                        .IsRequired()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("questions_json");
-
-                    b.Property<string>("SystemPrompt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("system_prompt");
-
-                    b.Property<int>("Version")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("version");
+                        .HasColumnName("status");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("LabellerId", "Version")
+                    b.HasIndex("ItemId");
+
+                    b.HasIndex("JobId", "ItemId")
                         .IsUnique();
 
-                    b.ToTable("labeller_versions");
+                    b.HasIndex("JobId", "Status", "Id");
+
+                    b.ToTable("job_items");
                 });
 
             modelBuilder.Entity("Plumbline.Data.ModelProvider", b =>
@@ -1482,16 +1352,15 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("Plumbline.Data.Labeller", b =>
+            modelBuilder.Entity("Plumbline.Data.Job", b =>
                 {
                     b.HasOne("Plumbline.Data.Project", null)
                         .WithMany()
                         .HasForeignKey("ProjectId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
-            modelBuilder.Entity("Plumbline.Data.LabellerResult", b =>
+            modelBuilder.Entity("Plumbline.Data.JobItem", b =>
                 {
                     b.HasOne("Plumbline.Data.Item", null)
                         .WithMany()
@@ -1499,27 +1368,9 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
 
-                    b.HasOne("Plumbline.Data.LabellerRun", null)
+                    b.HasOne("Plumbline.Data.Job", null)
                         .WithMany()
-                        .HasForeignKey("RunId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Plumbline.Data.LabellerRun", b =>
-                {
-                    b.HasOne("Plumbline.Data.LabellerVersion", null)
-                        .WithMany()
-                        .HasForeignKey("LabellerVersionId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Plumbline.Data.LabellerVersion", b =>
-                {
-                    b.HasOne("Plumbline.Data.Labeller", null)
-                        .WithMany()
-                        .HasForeignKey("LabellerId")
+                        .HasForeignKey("JobId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -12,8 +12,8 @@ using Plumbline.Data;
 namespace Plumbline.Data.Migrations.Postgres
 {
     [DbContext(typeof(PostgresDbContext))]
-    [Migration("20261122055839_Labellers")]
-    partial class Labellers
+    [Migration("20261122060031_Jobs")]
+    partial class Jobs
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -627,7 +627,7 @@ namespace Plumbline.Data.Migrations.Postgres
                     b.ToTable("item_pins");
                 });
 
-            modelBuilder.Entity("Plumbline.Data.Labeller", b =>
+            modelBuilder.Entity("Plumbline.Data.Job", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
@@ -636,123 +636,15 @@ namespace Plumbline.Data.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
-
-                    b.Property<long>("CreatedById")
-                        .HasColumnType("bigint")
-                        .HasColumnName("created_by_id");
-
-                    b.Property<int>("CurrentVersion")
-                        .HasColumnType("integer")
-                        .HasColumnName("current_version");
-
-                    b.Property<string>("Name")
-                        .IsRequired()
-                        .HasMaxLength(100)
-                        .HasColumnType("character varying(100)")
-                        .HasColumnName("name");
-
-                    b.Property<long>("ProjectId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("project_id");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("ProjectId", "Name")
-                        .IsUnique();
-
-                    b.ToTable("labellers");
-                });
-
-            modelBuilder.Entity("Plumbline.Data.LabellerResult", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasColumnName("id");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
-                    b.Property<int?>("CompletionTokens")
-                        .HasColumnType("integer")
-                        .HasColumnName("completion_tokens");
-
-                    b.Property<double?>("Cost")
-                        .HasColumnType("double precision")
-                        .HasColumnName("cost");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
-
-                    b.Property<string>("Error")
-                        .HasColumnType("text")
-                        .HasColumnName("error");
-
-                    b.Property<long>("ItemId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("item_id");
-
-                    b.Property<long>("LabellerVersionId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("labeller_version_id");
-
-                    b.Property<long?>("LatencyMs")
-                        .HasColumnType("bigint")
-                        .HasColumnName("latency_ms");
-
-                    b.Property<string>("Output")
-                        .HasColumnType("text")
-                        .HasColumnName("output");
-
-                    b.Property<long>("ProjectId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("project_id");
-
-                    b.Property<int?>("PromptTokens")
-                        .HasColumnType("integer")
-                        .HasColumnName("prompt_tokens");
-
-                    b.Property<long>("RunId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("run_id");
-
-                    b.Property<string>("ValuesJson")
-                        .HasColumnType("text")
-                        .HasColumnName("values_json");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("ItemId");
-
-                    b.HasIndex("LabellerVersionId", "ItemId");
-
-                    b.HasIndex("RunId", "ItemId")
-                        .IsUnique();
-
-                    b.ToTable("labeller_results");
-                });
-
-            modelBuilder.Entity("Plumbline.Data.LabellerRun", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasColumnName("id");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+                    b.Property<bool>("CancelRequested")
+                        .HasColumnType("boolean")
+                        .HasColumnName("cancel_requested");
 
                     b.Property<long>("CompletionTokens")
                         .HasColumnType("bigint")
                         .HasColumnName("completion_tokens");
 
-                    b.Property<int>("Concurrency")
-                        .HasColumnType("integer")
-                        .HasColumnName("concurrency");
-
-                    b.Property<double?>("Cost")
+                    b.Property<double>("Cost")
                         .HasColumnType("double precision")
                         .HasColumnName("cost");
 
@@ -763,10 +655,6 @@ namespace Plumbline.Data.Migrations.Postgres
                     b.Property<long>("CreatedById")
                         .HasColumnType("bigint")
                         .HasColumnName("created_by_id");
-
-                    b.Property<long>("Cursor")
-                        .HasColumnType("bigint")
-                        .HasColumnName("cursor");
 
                     b.Property<int>("Done")
                         .HasColumnType("integer")
@@ -780,34 +668,49 @@ namespace Plumbline.Data.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("failed");
 
-                    b.Property<string>("FilterJson")
-                        .HasColumnType("text")
-                        .HasColumnName("filter_json");
-
                     b.Property<DateTime?>("FinishedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("finished_at");
 
-                    b.Property<long>("LabellerVersionId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("labeller_version_id");
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("kind");
 
                     b.Property<DateTime?>("LeaseExpiresAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("lease_expires_at");
 
                     b.Property<string>("LeaseOwner")
-                        .HasMaxLength(100)
-                        .HasColumnType("character varying(100)")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
                         .HasColumnName("lease_owner");
 
-                    b.Property<long>("ProjectId")
+                    b.Property<long>("PlanCursor")
+                        .HasColumnType("bigint")
+                        .HasColumnName("plan_cursor");
+
+                    b.Property<bool>("Planned")
+                        .HasColumnType("boolean")
+                        .HasColumnName("planned");
+
+                    b.Property<long?>("ProjectId")
                         .HasColumnType("bigint")
                         .HasColumnName("project_id");
 
                     b.Property<long>("PromptTokens")
                         .HasColumnType("bigint")
                         .HasColumnName("prompt_tokens");
+
+                    b.Property<string>("SettingsJson")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("settings_json");
+
+                    b.Property<int>("Skipped")
+                        .HasColumnType("integer")
+                        .HasColumnName("skipped");
 
                     b.Property<DateTime?>("StartedAt")
                         .HasColumnType("timestamp with time zone")
@@ -819,24 +722,20 @@ namespace Plumbline.Data.Migrations.Postgres
                         .HasColumnType("character varying(16)")
                         .HasColumnName("status");
 
-                    b.Property<bool>("Suggest")
-                        .HasColumnType("boolean")
-                        .HasColumnName("suggest");
-
-                    b.Property<int?>("Total")
+                    b.Property<int>("Total")
                         .HasColumnType("integer")
                         .HasColumnName("total");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("LabellerVersionId");
+                    b.HasIndex("ProjectId", "Id");
 
-                    b.HasIndex("Status", "Id");
+                    b.HasIndex("Status", "LeaseExpiresAt");
 
-                    b.ToTable("labeller_runs");
+                    b.ToTable("jobs");
                 });
 
-            modelBuilder.Entity("Plumbline.Data.LabellerVersion", b =>
+            modelBuilder.Entity("Plumbline.Data.JobItem", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()
@@ -845,71 +744,38 @@ namespace Plumbline.Data.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
-                    b.Property<DateTime>("CreatedAt")
+                    b.Property<DateTime?>("FinishedAt")
                         .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
+                        .HasColumnName("finished_at");
 
-                    b.Property<long>("CreatedById")
+                    b.Property<long>("ItemId")
                         .HasColumnType("bigint")
-                        .HasColumnName("created_by_id");
+                        .HasColumnName("item_id");
 
-                    b.Property<long>("LabellerId")
+                    b.Property<long>("JobId")
                         .HasColumnType("bigint")
-                        .HasColumnName("labeller_id");
+                        .HasColumnName("job_id");
 
-                    b.Property<string>("Model")
-                        .IsRequired()
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)")
-                        .HasColumnName("model");
-
-                    b.Property<string>("Note")
+                    b.Property<string>("Message")
                         .HasColumnType("text")
-                        .HasColumnName("note");
+                        .HasColumnName("message");
 
-                    b.Property<string>("ParametersJson")
+                    b.Property<string>("Status")
                         .IsRequired()
-                        .HasColumnType("text")
-                        .HasColumnName("parameters_json");
-
-                    b.Property<long>("ProjectId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("project_id");
-
-                    b.Property<string>("PromptTemplate")
-                        .IsRequired()
-                        .HasColumnType("text")
-                        .HasColumnName("prompt_template");
-
-                    b.Property<long>("ProviderId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("provider_id");
-
-                    b.Property<string>("ProviderName")
-                        .IsRequired()
-                        .HasMaxLength(100)
-                        .HasColumnType("character varying(100)")
-                        .HasColumnName("provider_name");
-
-                    b.Property<string>("QuestionsJson")
-                        .IsRequired()
-                        .HasColumnType("text")
-                        .HasColumnName("questions_json");
-
-                    b.Property<string>("SystemPrompt")
-                        .HasColumnType("text")
-                        .HasColumnName("system_prompt");
-
-                    b.Property<int>("Version")
-                        .HasColumnType("integer")
-                        .HasColumnName("version");
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("LabellerId", "Version")
+                    b.HasIndex("ItemId");
+
+                    b.HasIndex("JobId", "ItemId")
                         .IsUnique();
 
-                    b.ToTable("labeller_versions");
+                    b.HasIndex("JobId", "Status", "Id");
+
+                    b.ToTable("job_items");
                 });
 
             modelBuilder.Entity("Plumbline.Data.ModelProvider", b =>
@@ -1534,16 +1400,15 @@ namespace Plumbline.Data.Migrations.Postgres
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("Plumbline.Data.Labeller", b =>
+            modelBuilder.Entity("Plumbline.Data.Job", b =>
                 {
                     b.HasOne("Plumbline.Data.Project", null)
                         .WithMany()
                         .HasForeignKey("ProjectId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
-            modelBuilder.Entity("Plumbline.Data.LabellerResult", b =>
+            modelBuilder.Entity("Plumbline.Data.JobItem", b =>
                 {
                     b.HasOne("Plumbline.Data.Item", null)
                         .WithMany()
@@ -1551,27 +1416,9 @@ namespace Plumbline.Data.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
 
-                    b.HasOne("Plumbline.Data.LabellerRun", null)
+                    b.HasOne("Plumbline.Data.Job", null)
                         .WithMany()
-                        .HasForeignKey("RunId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Plumbline.Data.LabellerRun", b =>
-                {
-                    b.HasOne("Plumbline.Data.LabellerVersion", null)
-                        .WithMany()
-                        .HasForeignKey("LabellerVersionId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Plumbline.Data.LabellerVersion", b =>
-                {
-                    b.HasOne("Plumbline.Data.Labeller", null)
-                        .WithMany()
-                        .HasForeignKey("LabellerId")
+                        .HasForeignKey("JobId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
