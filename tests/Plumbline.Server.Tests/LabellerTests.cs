@@ -188,6 +188,11 @@ public class LabellerTests
             responseIds[expected] = (await submitted.Content.ReadFromJsonAsync<JsonObject>())!["responseId"]!.GetValue<long>();
         }
 
+        // Gold items measure the person: they come without the model's answers.
+        var goldTask = (await Scenario.NextAsync(annotator, x.Project))!;
+        goldTask["externalId"]!.GetValue<string>().ShouldBe("g0");
+        goldTask["suggestions"].ShouldBeNull();
+
         await using (var db = x.S.App.NewDbContext())
         {
             var metadata = await db.Responses.AsNoTracking().Where(r => responseIds.Values.Contains(r.Id)).ToDictionaryAsync(r => r.Id, r => r.MetadataJson);

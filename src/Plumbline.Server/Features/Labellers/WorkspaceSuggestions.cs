@@ -12,7 +12,7 @@ namespace Plumbline.Server.Features.Labellers;
 /// chosen and its id kept in the assignment's presentation (beside the candidate order), so the page shows it
 /// pre-filled and the submit knows exactly which suggestion was in front of the person. At submit, each shown
 /// suggestion is compared with the answer and the outcome (accepted, edited, rejected) goes into the response's
-/// metadata with the suggestion's agent. Only the person holding the item sees its suggestions, and only the values:
+/// metadata with the suggestion's agent. Gold items are shown without suggestions. Only the person holding the item sees its suggestions, and only the values:
 /// the agent (which model, which labeller) stays on the server.
 /// </summary>
 public static class WorkspaceSuggestions
@@ -23,6 +23,11 @@ public static class WorkspaceSuggestions
     /// <summary>Suggestion ids by question to show with an item ({question: id}), or null when there are none.</summary>
     public static async Task<JsonObject?> ChooseAsync(PlumblineDbContext db, ProjectSchema schema, long itemId, CancellationToken ct)
     {
+        // Gold items measure the person: a model's answer pre-filled there would measure the model instead.
+        if (await db.Items.AnyAsync(i => i.Id == itemId && i.GoldJson != null, ct))
+        {
+            return null;
+        }
         var rows = await db.Suggestions.AsNoTracking().Where(s => s.ItemId == itemId)
             .OrderByDescending(s => s.CreatedAt).ThenByDescending(s => s.Id).Select(s => new { s.Id, s.Question }).ToListAsync(ct);
         JsonObject? chosen = null;
