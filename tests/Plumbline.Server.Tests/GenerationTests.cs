@@ -84,7 +84,14 @@ public class GenerationTests
 
         var fields = await FieldsAsync(app, project, "item-1");
         var candidates = fields["candidates"]!.AsArray();
-        candidates.Select(c => c!["id"]!.GetValue<string>()).ShouldBe([$"{a}-1", $"{a}-2", $"{b}-1", $"{b}-2"]);
+        long itemId;
+        using (var db = app.NewDbContext())
+        {
+            itemId = await db.Items.Where(i => i.ProjectId == project && i.ExternalId == "item-1").Select(i => i.Id).SingleAsync();
+        }
+        candidates.Select(c => c!["id"]!.GetValue<string>()).ShouldBe([.. new[] { (a, 1), (a, 2), (b, 1), (b, 2) }
+            .Select(x => Plumbline.Server.Features.Models.GenerationJobs.CandidateId(itemId, x.Item1, x.Item2))]);
+        candidates.Select(c => c!["metadata"]!["provider"]!.GetValue<string>()).ShouldBe([a, a, b, b]);
         candidates.ShouldAllBe(c => c!["content"]!.GetValue<string>() == "Echo: Question 1?" && c["model"]!.GetValue<string>() == "fake-model-1");
         var recorded = candidates[0]!["metadata"]!;
         recorded["provider"]!.GetValue<string>().ShouldBe(a);
@@ -102,6 +109,16 @@ public class GenerationTests
         skipped.Count.ShouldBe(3);
         skipped[0]!["message"]!.GetValue<string>().ShouldContain("has these candidates already");
         (await manager.GetFromJsonAsync<JsonArray>($"api/v1/projects/{project}/jobs"))!.Count.ShouldBe(2);
+
+        // Annotators compare blind: candidate ids say nothing of the model, and neither model nor metadata reaches them.
+        var (annotator, _) = await scenario.MemberAsync(project);
+        var task = (await Scenario.NextAsync(annotator, project))!;
+        var shown = task["fields"]!["candidates"]!.AsArray();
+        shown.Count.ShouldBe(4);
+        shown.ShouldAllBe(c => c!["metadata"] == null && c["model"] == null);
+        task.ToJsonString().ShouldNotContain(a);
+        task.ToJsonString().ShouldNotContain(b);
+        task.ToJsonString().ShouldNotContain("fake-model-1");
     }
 
     [Theory]

@@ -46,6 +46,13 @@ public sealed class GenerationJobs : IJobHandler
 
     public string Kind => JobKind;
 
+    /// <summary>
+    /// The same for the same item, provider and k (so a re-run finds what exists), yet saying nothing of the model: annotators
+    /// read candidate ids, and blind comparisons must stay blind. The provider is in the candidate's metadata, which they never get.
+    /// </summary>
+    public static string CandidateId(long itemId, string provider, int k) =>
+        "g" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{itemId}/{provider}/{k}")))[..10];
+
     /// <summary>The request with every default filled in, or the first thing wrong with it.</summary>
     public static (GenerationRequest? Settings, string? Problem) Normalise(ProjectSchema schema, GenerationRequest request)
     {
@@ -220,7 +227,7 @@ public sealed class GenerationJobs : IJobHandler
             {
                 for (var k = 1; k <= settings.N; k++)
                 {
-                    wanted.Add((endpoint, $"{endpoint.Name}-{k}"));
+                    wanted.Add((endpoint, CandidateId(itemId, endpoint.Name, k)));
                 }
             }
             if (settings.Overwrite != true)

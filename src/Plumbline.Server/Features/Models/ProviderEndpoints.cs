@@ -1,8 +1,8 @@
 using System.Security.Claims;
 using System.Text.Json.Nodes;
+using Microsoft.EntityFrameworkCore;
 using Plumbline.Data;
 using Plumbline.Server.Features.Auth;
-using Microsoft.EntityFrameworkCore;
 
 namespace Plumbline.Server.Features.Models;
 

@@ -564,6 +564,8 @@ public static class Presentation
             foreach (var id in order.Where(byId.ContainsKey))
             {
                 var candidate = byId[id];
+                // Generation records provider, parameters and cost there: for managers, never for annotators.
+                candidate.Remove("metadata");
                 if (!schema.Workflow.ShowModelNames)
                 {
                     candidate.Remove("model");
