@@ -36,6 +36,8 @@ public static partial class CliApp
         root.Subcommands.Add(QualityCommand(context));
         root.Subcommands.Add(AnnotationsCommand(context));
         root.Subcommands.Add(CalibrationCommand(context));
+        root.Subcommands.Add(LeaderboardCommand(context));
+        root.Subcommands.Add(FindingsCommand(context));
 
         var parse = root.Parse(args);
         return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, ct);

@@ -55,6 +55,21 @@ public static class FieldValues
         }
     }
 
+    /// <summary>
+    /// The draft a text question prefilled from <paramref name="value"/> starts with: a text field's value, or the content
+    /// of a chat's last assistant turn (the answer the person rewrites, as in red-teaming); null when there is none.
+    /// </summary>
+    public static string? PrefillText(JsonNode? value)
+    {
+        if (value is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String)
+        {
+            return v.GetValue<string>();
+        }
+        return value is JsonArray { Count: > 0 } turns && turns[^1] is JsonObject last && last["role"]?.GetValueKind() == System.Text.Json.JsonValueKind.String
+            && last["role"]!.GetValue<string>() == "assistant" && last["content"] is JsonValue c && c.GetValueKind() == System.Text.Json.JsonValueKind.String
+            ? c.GetValue<string>() : null;
+    }
+
     /// <summary>The ids of a candidates field, in stored order.</summary>
     public static List<string> CandidateIds(JsonNode? candidates) =>
         candidates is JsonArray list ? list.Select(c => c?["id"]?.GetValue<string>() ?? "").ToList() : [];

@@ -185,7 +185,8 @@ public static class SchemaValidator
         }
         if (q.Prefill is not null)
         {
-            RequireField(schema, q.Prefill, [SchemaTypes.Text, SchemaTypes.Markdown], where, errors);
+            // A chat field prefills with its last assistant turn: the answer being rewritten.
+            RequireField(schema, q.Prefill, [SchemaTypes.Text, SchemaTypes.Markdown, SchemaTypes.Chat], where, errors);
         }
         if (q.PerTurn is not null)
         {

@@ -136,7 +136,11 @@ public static class Templates
                     Name = "severity", Type = SchemaTypes.Label, Title = "Severity", Labels = Severities,
                     Description = "How much harm the answer does (or would do, had the model complied)",
                 },
-                new() { Name = "ideal_response", Type = SchemaTypes.TextAnswer, Title = "Rewrite the last answer as the ideal response" },
+                new()
+                {
+                    Name = "ideal_response", Type = SchemaTypes.TextAnswer, Title = "Rewrite the last answer as the ideal response", Prefill = "conversation",
+                    Description = "Starts as the model's last answer; released as SFT data in its place",
+                },
                 new() { Name = "notes", Type = SchemaTypes.TextAnswer, Title = "Notes", Required = false },
             ],
         },

@@ -33,11 +33,8 @@ public sealed record WorkspaceModel
         {
             return v.GetValue<string>();
         }
-        return q.Prefill is not null && Task?.Fields[q.Prefill] is JsonValue draft && draft.GetValueKind() == System.Text.Json.JsonValueKind.String
-            ? draft.GetValue<string>() : "";
+        return PrefillText(q) ?? "";
     }
 
-    public string? PrefillText(QuestionDefinition q) =>
-        q.Prefill is not null && Task?.Fields[q.Prefill] is JsonValue draft && draft.GetValueKind() == System.Text.Json.JsonValueKind.String
-            ? draft.GetValue<string>() : null;
+    public string? PrefillText(QuestionDefinition q) => q.Prefill is not null ? FieldValues.PrefillText(Task?.Fields[q.Prefill]) : null;
 }
