@@ -13,6 +13,7 @@ using Plumbline.Server.Features.Export;
 using Plumbline.Server.Features.Import;
 using Plumbline.Server.Features.Items;
 using Plumbline.Server.Features.Manage;
+using Plumbline.Server.Features.Models;
 using Plumbline.Server.Features.Pages;
 using Plumbline.Server.Features.Projects;
 using Plumbline.Server.Features.Quality;
@@ -81,6 +82,7 @@ public static class PlumblineApp
         services.AddScoped<ItemBrowser>();
         services.AddQuality();
         services.AddArena();
+        services.AddModels();
 
         services.AddAuthentication(SmartScheme)
             .AddPolicyScheme(SmartScheme, "API token or sign-in cookie", o => o.ForwardDefaultSelector = ctx =>
@@ -138,6 +140,7 @@ public static class PlumblineApp
         app.MapWorkflowEndpoints();
         app.MapItemEndpoints();
         app.MapManageEndpoints();
+        app.MapModelsFeature();
         return app;
     }
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Plumbline.Data;
 
@@ -37,9 +38,13 @@ public sealed class TestApp : WebApplicationFactory<Program>
     public string ReleasesFolder { get; } = Path.Combine(Path.GetTempPath(), "plumbline-releases-" + Guid.NewGuid().ToString("N")[..12]);
     private Uri? baseAddress;
 
-    public TestApp(string provider)
+    /// <summary>Every log message at every level, when the app was made with <c>captureLogs: true</c>.</summary>
+    public LogSink? Logs { get; }
+
+    public TestApp(string provider, bool captureLogs = false)
     {
         Provider = provider;
+        Logs = captureLogs ? new LogSink() : null;
         if (provider == "sqlite")
         {
             tempFolder = Directory.CreateTempSubdirectory("plumbline-test-").FullName;
@@ -83,6 +88,13 @@ public sealed class TestApp : WebApplicationFactory<Program>
         // Every test signs in from 127.0.0.1; the per-address sign-in limit is for people, not test suites.
         builder.UseSetting("PLUMBLINE_SIGNIN_LIMIT_PER_MINUTE", "100000");
         builder.UseSetting("PLUMBLINE_RELEASES", ReleasesFolder);
+        // Retries against the fake model server back off in milliseconds, not seconds (Retry-After still applies).
+        builder.UseSetting("PLUMBLINE_MODEL_RETRY_BASE_MS", "20");
+        if (Logs is { } sink)
+        {
+            // A rule for this provider outranks the host's per-category filters, so it sees everything.
+            builder.ConfigureLogging(logging => logging.AddProvider(sink).AddFilter<LogSink>(null, LogLevel.Trace));
+        }
         builder.ConfigureServices(services =>
         {
             services.AddSingleton(Database);
