@@ -143,6 +143,8 @@ public static class Templates
                 },
                 new() { Name = "notes", Type = SchemaTypes.TextAnswer, Title = "Notes", Required = false },
             ],
+            // "New attempt" creates an item pinned to its author through this key, so only they ever get it.
+            Workflow = new WorkflowSettings { Overlap = 1, PinKey = "attempt_by" },
         },
         ["prompt-writing"] = () => new ProjectSchema
         {

@@ -7,6 +7,8 @@ public static class ArenaFeature
     {
         services.AddScoped<LeaderboardService>();
         services.AddScoped<FindingsService>();
+        services.AddScoped<LiveChatService>();
+        services.AddSingleton<ChatRateLimiter>();
         return services;
     }
 
@@ -14,6 +16,7 @@ public static class ArenaFeature
     {
         app.MapArenaEndpoints();
         app.MapArenaPages();
+        app.MapLiveChatEndpoints();
         return app;
     }
 }
