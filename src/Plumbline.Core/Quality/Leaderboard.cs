@@ -4,7 +4,8 @@ namespace Plumbline.Core.Quality;
 /// <param name="Rounds">Bootstrap rounds for the intervals (Chatbot Arena uses 1,000).</param>
 /// <param name="Seed">Seed of the resampling, so the same votes always give the same intervals.</param>
 /// <param name="Confidence">Coverage of the intervals, e.g. 0.95.</param>
-public sealed record LeaderboardOptions(int Rounds = 1000, int Seed = 1, double Confidence = 0.95);
+/// <param name="MaxCategories">Categories broken down, the largest first: each costs a bootstrap of its own.</param>
+public sealed record LeaderboardOptions(int Rounds = 1000, int Seed = 1, double Confidence = 0.95, int MaxCategories = 30);
 
 /// <summary>One model's place on a leaderboard.</summary>
 /// <param name="Model">The model's name.</param>
@@ -35,8 +36,9 @@ public sealed record WinRateMatrix(IReadOnlyList<string> Models, double?[][] Win
 public sealed record CategoryStanding(string Category, int Votes, IReadOnlyList<ModelStanding> Models);
 
 /// <summary>Ratings, head-to-head results and per-category breakdowns of a set of human votes between models.</summary>
+/// <param name="CategoriesOmitted">Smaller categories left out of the breakdown (beyond <see cref="LeaderboardOptions.MaxCategories"/>).</param>
 public sealed record LeaderboardResult(int Votes, IReadOnlyList<ModelStanding> Models, WinRateMatrix WinRates, IReadOnlyList<CategoryStanding> Categories,
-    int Rounds, int Seed, double Confidence);
+    int Rounds, int Seed, double Confidence, int CategoriesOmitted = 0);
 
 /// <summary>
 /// Collects votes between named models and computes a Chatbot Arena style leaderboard: Bradley–Terry ratings fitted by
@@ -73,6 +75,7 @@ public sealed class LeaderboardBuilder
         var all = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(comparisons);
         var overall = Standings(all, options);
         var byCategory = new List<CategoryStanding>();
+        var omitted = 0;
         if (categories.Count > 0)
         {
             var buckets = new List<Comparison>[categories.Count];
@@ -83,14 +86,16 @@ public sealed class LeaderboardBuilder
                     (buckets[categoryOf[c]] ??= []).Add(comparisons[c]);
                 }
             }
-            for (var k = 0; k < categories.Count; k++)
+            var order = Enumerable.Range(0, categories.Count)
+                .OrderByDescending(k => buckets[k].Count).ThenBy(k => categories[k], StringComparer.Ordinal).ToList();
+            omitted = Math.Max(0, order.Count - options.MaxCategories);
+            foreach (var k in order.Take(options.MaxCategories))
             {
                 var votes = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(buckets[k]);
                 byCategory.Add(new CategoryStanding(categories[k], votes.Length, Standings(votes, options)));
             }
-            byCategory.Sort((a, b) => a.Votes != b.Votes ? b.Votes.CompareTo(a.Votes) : string.CompareOrdinal(a.Category, b.Category));
         }
-        return new LeaderboardResult(comparisons.Count, overall, WinRates(all, overall), byCategory, options.Rounds, options.Seed, options.Confidence);
+        return new LeaderboardResult(comparisons.Count, overall, WinRates(all, overall), byCategory, options.Rounds, options.Seed, options.Confidence, omitted);
     }
 
     private List<ModelStanding> Standings(ReadOnlySpan<Comparison> votes, LeaderboardOptions options)

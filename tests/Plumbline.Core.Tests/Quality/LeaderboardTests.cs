@@ -94,6 +94,15 @@ public class LeaderboardTests
     }
 
     [Fact]
+    public void Build_MoreCategoriesThanTheLimit_KeepsTheLargestAndCountsTheRest()
+    {
+        var board = KnownStrengths().Build(Fast with { MaxCategories = 1 });
+
+        board.Categories.Select(c => c.Category).ShouldBe(["chat"]);
+        board.CategoriesOmitted.ShouldBe(1);
+    }
+
+    [Fact]
     public void Build_TiesCountHalf_AndModelThatNeverScoredHasNoRating()
     {
         var votes = new LeaderboardBuilder();

@@ -28,7 +28,11 @@ public sealed class LiveChatException(int status, string message, TimeSpan? retr
         }
         return Results.Problem(Message, statusCode: Status, title: Status switch
         {
-            403 => "Forbidden", 404 => "Not found", 409 => "Conflict", 429 => "Too many requests", _ => "Bad request",
+            403 => "Forbidden",
+            404 => "Not found",
+            409 => "Conflict",
+            429 => "Too many requests",
+            _ => "Bad request",
         });
     }
 }
