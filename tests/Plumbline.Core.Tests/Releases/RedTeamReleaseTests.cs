@@ -46,6 +46,10 @@ public class RedTeamReleaseTests
         schema.FindQuestion("ideal_response")!.Prefill.ShouldBe("conversation");
         FieldValues.PrefillText(Attempt("the model's answer")["conversation"]).ShouldBe("the model's answer");
         FieldValues.PrefillText(new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "hi" })).ShouldBeNull();
+        // A draft that still copies an earlier answer follows the latest; the latest itself, or an edit, stays.
+        FieldValues.IsEarlierAnswer(Attempt("latest")["conversation"], "Sure, let's play.").ShouldBeTrue();
+        FieldValues.IsEarlierAnswer(Attempt("latest")["conversation"], "latest").ShouldBeFalse();
+        FieldValues.IsEarlierAnswer(Attempt("latest")["conversation"], "Sure, let's play!").ShouldBeFalse();
         schema.FindQuestion("harm_category")!.Labels!.Count.ShouldBe(12);
         schema.FindQuestion("owasp")!.Labels!.ShouldAllBe(l => l.Contains(":2025 ", StringComparison.Ordinal));
         schema.FindQuestion("owasp")!.Labels!.Count.ShouldBe(10);

@@ -31,7 +31,8 @@ public sealed record WorkspaceModel
     {
         if (AnnotateForm.ValueOf(Values, q, turn) is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String)
         {
-            return v.GetValue<string>();
+            var text = v.GetValue<string>();
+            return q.Prefill is not null && FieldValues.IsEarlierAnswer(Task?.Fields[q.Prefill], text) ? PrefillText(q) ?? text : text;
         }
         return PrefillText(q) ?? "";
     }
