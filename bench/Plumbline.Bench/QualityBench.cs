@@ -72,7 +72,7 @@ public static class QualityBench
         {
             leaderboard.Add(f[6], f[7], f[5] switch { "left" => PairOutcome.LeftWins, "right" => PairOutcome.RightWins, _ => PairOutcome.Tie }, "prompt " + f[1]);
         }
-        var board = Time("Leaderboard (1,000 rounds, matrix, 30 of the prompt categories)", runs, () => leaderboard.Build(new LeaderboardOptions(1_000, 42)));
+        var board = Time("Leaderboard (1,000 rounds; 13 prompt categories, 100 rounds each)", runs, () => leaderboard.Build(new LeaderboardOptions(1_000, 42)));
         Console.WriteLine($"    {board.Models.Count} models, {board.Categories.Count} categories fitted, {board.CategoriesOmitted} omitted");
         Console.WriteLine();
 

@@ -5,7 +5,12 @@ namespace Plumbline.Core.Quality;
 /// <param name="Seed">Seed of the resampling, so the same votes always give the same intervals.</param>
 /// <param name="Confidence">Coverage of the intervals, e.g. 0.95.</param>
 /// <param name="MaxCategories">Categories broken down, the largest first: each costs a bootstrap of its own.</param>
-public sealed record LeaderboardOptions(int Rounds = 1000, int Seed = 1, double Confidence = 0.95, int MaxCategories = 30);
+/// <param name="CategoryRounds">
+/// Bootstrap rounds per category (at most <paramref name="Rounds"/>). A category's votes are sparse, and Bradley–Terry's
+/// MM iteration converges slowly on sparse comparisons (about 5 ms per round on a 700-vote LLMFAO category against
+/// 0.35 ms on all 8,931 votes), so categories get fewer rounds: their intervals are wide anyway.
+/// </param>
+public sealed record LeaderboardOptions(int Rounds = 1000, int Seed = 1, double Confidence = 0.95, int MaxCategories = 30, int CategoryRounds = 100);
 
 /// <summary>One model's place on a leaderboard.</summary>
 /// <param name="Model">The model's name.</param>
@@ -32,7 +37,7 @@ public sealed record ModelStanding(string Model, double? Rating, double? Lower, 
 /// <param name="Battles">Battles[i][j]: votes between model i and model j.</param>
 public sealed record WinRateMatrix(IReadOnlyList<string> Models, double?[][] WinRate, int[][] Battles);
 
-/// <summary>The leaderboard of the votes of one category.</summary>
+/// <summary>The leaderboard of the votes of one category (intervals from <see cref="LeaderboardOptions.CategoryRounds"/> bootstrap rounds).</summary>
 public sealed record CategoryStanding(string Category, int Votes, IReadOnlyList<ModelStanding> Models);
 
 /// <summary>Ratings, head-to-head results and per-category breakdowns of a set of human votes between models.</summary>
@@ -92,7 +97,7 @@ public sealed class LeaderboardBuilder
             foreach (var k in order.Take(options.MaxCategories))
             {
                 var votes = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(buckets[k]);
-                byCategory.Add(new CategoryStanding(categories[k], votes.Length, Standings(votes, options)));
+                byCategory.Add(new CategoryStanding(categories[k], votes.Length, Standings(votes, options with { Rounds = Math.Min(options.Rounds, options.CategoryRounds) })));
             }
         }
         return new LeaderboardResult(comparisons.Count, overall, WinRates(all, overall), byCategory, options.Rounds, options.Seed, options.Confidence, omitted);
