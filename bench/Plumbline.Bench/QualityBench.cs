@@ -65,6 +65,15 @@ public static class QualityBench
         var top = scores.OrderBy(s => s.Rank).First();
         Console.WriteLine($"    top model #{top.Model}: score {top.Score:F4}, 95% interval [{top.Lower:F4}, {top.Upper:F4}]  (FastChat: 4.6 s; target ≤ 460 ms)");
         Time("Bradley-Terry, point fit", runs, () => BradleyTerry.Fit(comparisons, models));
+        // The project leaderboard's computation on the same votes: the bootstrap above, the win-rate matrix, and a
+        // breakdown by prompt (LLMFAO's 'prompt' column as the category; the 30 largest are fitted, as the API does).
+        var leaderboard = new LeaderboardBuilder();
+        foreach (var f in File.ReadLines(Path.Combine(dataFolder, "llmfao", "crowd-comparisons.csv")).Skip(1).Select(l => l.Split(',')))
+        {
+            leaderboard.Add(f[6], f[7], f[5] switch { "left" => PairOutcome.LeftWins, "right" => PairOutcome.RightWins, _ => PairOutcome.Tie }, "prompt " + f[1]);
+        }
+        var board = Time("Leaderboard (1,000 rounds; 13 prompt categories, 100 rounds each)", runs, () => leaderboard.Build(new LeaderboardOptions(1_000, 42)));
+        Console.WriteLine($"    {board.Models.Count} models, {board.Categories.Count} categories fitted, {board.CategoriesOmitted} omitted");
         Console.WriteLine();
 
         // 3. Dawid–Skene at 10 million labels, same labels per item and per worker as the crowd-kit shape.

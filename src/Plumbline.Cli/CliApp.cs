@@ -39,6 +39,8 @@ public static partial class CliApp
         root.Subcommands.Add(ProviderCommand(context));
         root.Subcommands.Add(GenerateCommand(context));
         root.Subcommands.Add(LabellerCommand(context));
+        root.Subcommands.Add(LeaderboardCommand(context));
+        root.Subcommands.Add(FindingsCommand(context));
 
         var parse = root.Parse(args);
         return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, ct);

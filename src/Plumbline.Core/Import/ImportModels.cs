@@ -45,6 +45,18 @@ public enum RecordShape
 
     /// <summary>ShareGPT: <c>conversations</c> of <c>{from, value}</c> with human/gpt/system.</summary>
     ShareGpt,
+
+    /// <summary>
+    /// Answers of named models to one prompt, for side-by-side evaluation: <c>prompt</c> + <c>responses</c>, a list of
+    /// <c>{model, text}</c> (or <c>{model, content}</c>); the answers become candidates carrying their model's name.
+    /// </summary>
+    ModelResponses,
+
+    /// <summary>
+    /// Chatbot Arena / MT-Bench human judgments: <c>model_a</c>, <c>model_b</c>, <c>conversation_a</c>,
+    /// <c>conversation_b</c> (OpenAI messages); the original <c>winner</c>, <c>judge</c> and the rest go to metadata.
+    /// </summary>
+    ChatbotArena,
 }
 
 /// <summary>Helpers for <see cref="RecordShape"/>.</summary>
@@ -62,6 +74,8 @@ public static class RecordShapeNames
         RecordShape.AnthropicHh => "anthropic_hh",
         RecordShape.Alpaca => "alpaca",
         RecordShape.ShareGpt => "share_gpt",
+        RecordShape.ModelResponses => "model_responses",
+        RecordShape.ChatbotArena => "chatbot_arena",
         _ => JsonNamingPolicy.SnakeCaseLower.ConvertName(shape.ToString()),
     };
 }

@@ -83,6 +83,14 @@ internal sealed class RecordMapper(ImportOptions options)
                 MapAlpaca(keys, fields);
                 keys.Consume(consumed, "instruction", "input", "output");
                 break;
+            case RecordShape.ModelResponses:
+                MapModelResponses(keys, fields);
+                keys.Consume(consumed, "prompt", "responses");
+                break;
+            case RecordShape.ChatbotArena:
+                pair = MapArena(keys, fields);
+                keys.Consume(consumed, "model_a", "model_b", "conversation_a", "conversation_b");
+                break;
         }
 
         // Unknown top-level keys are kept, not lost: they go to metadata, and the record's own metadata wins on a clash.
@@ -120,6 +128,17 @@ internal sealed class RecordMapper(ImportOptions options)
 
     private static RecordShape Recognise(Keys keys)
     {
+        if (keys.Get("responses").ValueKind == JsonValueKind.Array && keys.Has("prompt"))
+        {
+            return RecordShape.ModelResponses;
+        }
+
+        if (keys.Has("model_a") && keys.Has("model_b") && keys.Get("conversation_a").ValueKind == JsonValueKind.Array
+            && keys.Get("conversation_b").ValueKind == JsonValueKind.Array)
+        {
+            return RecordShape.ChatbotArena;
+        }
+
         if (keys.Get("messages").ValueKind == JsonValueKind.Array)
         {
             return RecordShape.OpenAiChat;
@@ -264,6 +283,59 @@ internal sealed class RecordMapper(ImportOptions options)
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(raw, hash);
         return "sha256:" + Convert.ToHexStringLower(hash[..12]);
+    }
+
+    /// <summary>Each named model's answer becomes a candidate with a positional id (a, b, …) and the model's name.</summary>
+    private static void MapModelResponses(Keys keys, JsonObject fields)
+    {
+        fields["prompt"] = ChatTurn.ToJson(AsSpan(ReadPrompt(keys.Get("prompt"))));
+        var responses = keys.Get("responses");
+        var candidates = new JsonArray();
+        var i = 0;
+        foreach (var response in responses.EnumerateArray())
+        {
+            if (response.ValueKind != JsonValueKind.Object)
+            {
+                throw new RecordException($"responses[{i}] is {ImportText.Kind(response.ValueKind)}; expected {{\"model\": …, \"text\": …}}");
+            }
+            var model = response.TryGetProperty("model", out var m) && TryGetString(m, out var name) && name.Length > 0 ? name
+                : throw new RecordException($"responses[{i}] has no 'model' name (a non-empty string)");
+            var text = response.TryGetProperty("text", out var t) ? t : response.TryGetProperty("content", out var c) ? c : default;
+            if (!TryGetString(text, out var content))
+            {
+                throw new RecordException($"responses[{i}] ({Clip(model)}) has no 'text' (or 'content') string");
+            }
+            candidates.Add(new JsonObject { ["id"] = i < 26 ? ((char)('a' + i)).ToString() : $"c{i}", ["model"] = model, ["content"] = content });
+            i++;
+        }
+        if (i < 2)
+        {
+            throw new RecordException($"'responses' has {i} answer(s); side-by-side needs at least two models");
+        }
+        fields["candidates"] = candidates;
+    }
+
+    /// <summary>
+    /// A Chatbot Arena or MT-Bench battle: the turns both conversations share are the prompt, the two final answers the
+    /// candidates <c>a</c> (model_a) and <c>b</c> (model_b), in the order the original voters saw them.
+    /// </summary>
+    private static PairInfo MapArena(Keys keys, JsonObject fields)
+    {
+        var modelA = RequireString(keys.Get("model_a"), "model_a");
+        var modelB = RequireString(keys.Get("model_b"), "model_b");
+        var a = AsSpan(ReadMessages(keys.Get("conversation_a"), "conversation_a", shareGpt: false));
+        var b = AsSpan(ReadMessages(keys.Get("conversation_b"), "conversation_b", shareGpt: false));
+        if (a[^1].Role != ChatTurn.Assistant || b[^1].Role != ChatTurn.Assistant)
+        {
+            throw new RecordException($"'{(a[^1].Role != ChatTurn.Assistant ? "conversation_a" : "conversation_b")}' does not end with an assistant turn");
+        }
+        var shared = ChatTurn.CommonPrefix(a[..^1], b[..^1]);
+        fields["prompt"] = ChatTurn.ToJson(a[..shared]);
+        fields["candidates"] = new JsonArray(
+            new JsonObject { ["id"] = "a", ["model"] = modelA, ["content"] = a[^1].Content },
+            new JsonObject { ["id"] = "b", ["model"] = modelB, ["content"] = b[^1].Content });
+        // Multi-turn battles differ before the last answer; the prompt keeps the common part, as for HH pairs.
+        return new PairInfo(null, shared != a.Length - 1 || shared != b.Length - 1);
     }
 
     private static void MapAlpaca(Keys keys, JsonObject fields)

@@ -36,7 +36,7 @@ public sealed class ReleaseShape
         var questions = schema.Questions.Where(q => q.PerTurn is null).ToList();
         Completion = questions.Find(q => q.Type == SchemaTypes.TextAnswer && q.Prefill is not null)
             ?? questions.Find(q => q.Type == SchemaTypes.TextAnswer && q.Required && q.ShowWhen is null);
-        Response = (Completion?.Prefill is { } prefill ? schema.FindField(prefill) : null)
+        Response = (Completion?.Prefill is { } prefill && schema.FindField(prefill) is { Type: not SchemaTypes.Chat } prefilled ? prefilled : null)
             ?? schema.Fields.Find(f => f != Prompt && f.Type is SchemaTypes.Text or SchemaTypes.Markdown);
         Preference = questions.Find(q => q.Type == SchemaTypes.Preference);
         Ranking = questions.Find(q => q.Type == SchemaTypes.Ranking);
@@ -44,6 +44,9 @@ public sealed class ReleaseShape
         Labels = questions.Where(q => q.Type == SchemaTypes.Label).ToList();
         MultiLabels = questions.Where(q => q.Type == SchemaTypes.MultiLabel).ToList();
     }
+
+    /// <summary>Whether the completion rewrites the last assistant turn of the chat prompt (its question prefills from that chat).</summary>
+    public bool RewritesLastTurn => PromptIsChat && Completion?.Prefill is { } prefill && prefill == Prompt!.Name;
 
     /// <summary>Whether the prompt is a conversation (chat field) rather than one text.</summary>
     public bool PromptIsChat => Prompt?.Type == SchemaTypes.Chat;
@@ -109,6 +112,12 @@ public sealed class ReleaseShape
             foreach (var turn in chat)
             {
                 turns.Add((Str(turn?["role"]) ?? "user", Str(turn?["content"]) ?? ""));
+            }
+            // A completion that rewrites the chat's last answer (red-teaming: prefilled from the chat) takes that answer's
+            // place: the prompt is the conversation before it, so the released record ends with the ideal answer.
+            if (RewritesLastTurn && turns.Count > 0 && turns[^1].Item1 == "assistant")
+            {
+                turns.RemoveAt(turns.Count - 1);
             }
         }
         else if (Str(value) is { } text)

@@ -55,6 +55,48 @@ public static class FieldValues
         }
     }
 
+    /// <summary>
+    /// The draft a text question prefilled from <paramref name="value"/> starts with: a text field's value, or the content
+    /// of a chat's last assistant turn (the answer the person rewrites, as in red-teaming); null when there is none.
+    /// </summary>
+    public static string? PrefillText(JsonNode? value)
+    {
+        if (value is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String)
+        {
+            return v.GetValue<string>();
+        }
+        return value is JsonArray { Count: > 0 } turns && turns[^1] is JsonObject last && last["role"]?.GetValueKind() == System.Text.Json.JsonValueKind.String
+            && last["role"]!.GetValue<string>() == "assistant" && last["content"] is JsonValue c && c.GetValueKind() == System.Text.Json.JsonValueKind.String
+            ? c.GetValue<string>() : null;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="text"/> is an unedited copy of an assistant turn of <paramref name="chat"/> before its last
+    /// one: in a live chat the rewrite box follows the model's latest answer until the person edits it, and a draft saved
+    /// while it followed an earlier answer must not pin that answer.
+    /// </summary>
+    public static bool IsEarlierAnswer(JsonNode? chat, string text)
+    {
+        if (chat is not JsonArray turns)
+        {
+            return false;
+        }
+        var last = turns.Count - 1;
+        while (last >= 0 && turns[last]?["role"]?.GetValue<string>() != "assistant")
+        {
+            last--;
+        }
+        for (var i = 0; i < last; i++)
+        {
+            if (turns[i]?["role"]?.GetValue<string>() == "assistant" && turns[i]?["content"] is JsonValue c
+                && c.GetValueKind() == System.Text.Json.JsonValueKind.String && c.GetValue<string>() == text)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>The ids of a candidates field, in stored order.</summary>
     public static List<string> CandidateIds(JsonNode? candidates) =>
         candidates is JsonArray list ? list.Select(c => c?["id"]?.GetValue<string>() ?? "").ToList() : [];

@@ -142,6 +142,24 @@ public sealed record WorkflowSettings
     public bool ShuffleCandidates { get; init; } = true;
     /// <summary>Gold items, pausing, review sampling and review thresholds.</summary>
     public QualitySettings Quality { get; init; } = new();
+    /// <summary>Live chat with a target model in the workspace (conversation and red-team projects); null when off.</summary>
+    public ChatSettings? Chat { get; init; }
+}
+
+/// <summary>
+/// The target model an annotator talks to inside a task. The conversation is stored as the item's chat field; the
+/// system prompt is sent to the model but never stored in the item or shown to annotators (extracting it is an attack).
+/// </summary>
+public sealed record ChatSettings
+{
+    /// <summary>The model provider's name (an admin registers providers).</summary>
+    public required string Provider { get; init; }
+    /// <summary>Sent first, as the system message, with every request.</summary>
+    public string? SystemPrompt { get; init; }
+    /// <summary>The chat field the conversation is stored in; default: the first chat field.</summary>
+    public string? Field { get; init; }
+    /// <summary>Most messages (the person's and the model's) a conversation may hold.</summary>
+    public int MaxMessages { get; init; } = 40;
 }
 
 /// <summary>A schema or answer that breaks the rules; the message says what and where.</summary>

@@ -87,6 +87,7 @@ public static class SchemaValidator
         }
         errors.AddRange(w.Quality.Problems());
         CheckQueuePolicy(w, errors);
+        CheckChat(schema, errors);
         return errors;
     }
 
@@ -121,6 +122,31 @@ public static class SchemaValidator
             errors.Add($"workflow.maxPercentPerAnnotator: {percent} is out of range (0, 100]");
         }
     }
+
+    private static void CheckChat(ProjectSchema schema, List<string> errors)
+    {
+        if (schema.Workflow.Chat is { } chat)
+        {
+            if (string.IsNullOrWhiteSpace(chat.Provider))
+            {
+                errors.Add("workflow.chat.provider: name the model provider the annotators talk to");
+            }
+            if (ChatFieldOf(schema) is null)
+            {
+                errors.Add(chat.Field is null ? "workflow.chat: live chat needs a chat field to store the conversation in"
+                    : $"workflow.chat.field: '{chat.Field}' is not a chat field of this project");
+            }
+            if (chat.MaxMessages is < 2 or > 1000)
+            {
+                errors.Add($"workflow.chat.maxMessages: {chat.MaxMessages} must be 2 to 1000");
+            }
+        }
+    }
+
+    /// <summary>The chat field live chat stores its conversation in: the one named in the settings, else the first.</summary>
+    public static FieldDefinition? ChatFieldOf(ProjectSchema schema) => schema.Workflow.Chat?.Field is { } name
+        ? schema.Fields.Find(f => f.Name == name && f.Type == SchemaTypes.Chat)
+        : schema.Fields.Find(f => f.Type == SchemaTypes.Chat);
 
     private static void CheckMetadataKey(string key, string where, List<string> errors)
     {
@@ -185,7 +211,8 @@ public static class SchemaValidator
         }
         if (q.Prefill is not null)
         {
-            RequireField(schema, q.Prefill, [SchemaTypes.Text, SchemaTypes.Markdown], where, errors);
+            // A chat field prefills with its last assistant turn: the answer being rewritten.
+            RequireField(schema, q.Prefill, [SchemaTypes.Text, SchemaTypes.Markdown, SchemaTypes.Chat], where, errors);
         }
         if (q.PerTurn is not null)
         {

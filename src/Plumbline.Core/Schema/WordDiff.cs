@@ -141,11 +141,11 @@ public static class ResponseMetadata
         {
             if (q.Type != SchemaTypes.TextAnswer || q.Prefill is null || q.PerTurn is not null
                 || values[q.Name] is not JsonValue answer || answer.GetValueKind() != JsonValueKind.String
-                || item[q.Prefill] is not JsonValue draft || draft.GetValueKind() != JsonValueKind.String)
+                || FieldValues.PrefillText(item[q.Prefill]) is not { } draft)
             {
                 continue;
             }
-            var stats = WordDiff.Stats(draft.GetValue<string>(), answer.GetValue<string>());
+            var stats = WordDiff.Stats(draft, answer.GetValue<string>());
             edits ??= [];
             edits[q.Name] = new JsonObject
             {

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Plumbline.Data;
 using Plumbline.Server.Features.Admin;
 using Plumbline.Server.Features.Annotate;
+using Plumbline.Server.Features.Arena;
 using Plumbline.Server.Features.Auth;
 using Plumbline.Server.Features.Export;
 using Plumbline.Server.Features.Import;
@@ -81,6 +82,7 @@ public static class PlumblineApp
         services.AddScoped<ReleaseService>();
         services.AddScoped<ItemBrowser>();
         services.AddQuality();
+        services.AddArena();
         services.AddModels();
         services.AddLabellers();
 
@@ -134,6 +136,7 @@ public static class PlumblineApp
         app.MapExportEndpoints();
         app.MapReleaseEndpoints();
         app.MapQualityFeature();
+        app.MapArenaFeature();
         app.MapPageEndpoints();
         app.MapAnnotateEndpoints();
         app.MapWorkflowEndpoints();

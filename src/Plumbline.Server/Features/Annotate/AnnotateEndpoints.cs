@@ -141,7 +141,7 @@ public static class AnnotateEndpoints
                 return Problems.NotFound($"assignment {assignmentId} is not yours, or question '{question}' has no draft to compare with");
             }
             var fields = System.Text.Json.Nodes.JsonNode.Parse(await db.Items.AsNoTracking().Where(i => i.Id == itemId).Select(i => i.FieldsJson).FirstAsync(ct))!;
-            var draft = fields[q.Prefill] is System.Text.Json.Nodes.JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : "";
+            var draft = FieldValues.PrefillText(fields[q.Prefill]) ?? "";
             var edited = (form[AnnotateForm.Key(q)].FirstOrDefault() ?? "").ReplaceLineEndings("\n");
             return new RazorComponentResult<DiffView>(new { Question = question, Draft = draft, Edited = edited });
         });

@@ -31,13 +31,11 @@ public sealed record WorkspaceModel
     {
         if (AnnotateForm.ValueOf(Values, q, turn) is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String)
         {
-            return v.GetValue<string>();
+            var text = v.GetValue<string>();
+            return q.Prefill is not null && FieldValues.IsEarlierAnswer(Task?.Fields[q.Prefill], text) ? PrefillText(q) ?? text : text;
         }
-        return q.Prefill is not null && Task?.Fields[q.Prefill] is JsonValue draft && draft.GetValueKind() == System.Text.Json.JsonValueKind.String
-            ? draft.GetValue<string>() : "";
+        return PrefillText(q) ?? "";
     }
 
-    public string? PrefillText(QuestionDefinition q) =>
-        q.Prefill is not null && Task?.Fields[q.Prefill] is JsonValue draft && draft.GetValueKind() == System.Text.Json.JsonValueKind.String
-            ? draft.GetValue<string>() : null;
+    public string? PrefillText(QuestionDefinition q) => q.Prefill is not null ? FieldValues.PrefillText(Task?.Fields[q.Prefill]) : null;
 }
