@@ -17,6 +17,7 @@ public static class QualityFeature
         app.MapGoldEndpoints();
         app.MapReviewEndpoints();
         app.MapCalibrationEndpoints();
+        app.MapQualityPages();
         return app;
     }
 }

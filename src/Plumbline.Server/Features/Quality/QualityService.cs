@@ -82,7 +82,7 @@ public sealed class QualityService(PlumblineDbContext db)
             }
             questions.Add(new QuestionQuality(q.Name, q.Type, answers.Metric.ToString(), Finite(answers.Agreement()),
                 answers.PercentAgreement() is { } pa ? Finite(pa) : null, answers.AnswerCount, answers.Units.Count, answers.Raters.Count,
-                answers.ConsensusMethodName(options), goldUnits, goldUnits == 0 ? null : (double)goldHits / goldUnits));
+                answers.ConsensusMethodName(options), goldUnits, goldUnits == 0 ? null : (double)goldHits / goldUnits, answers.Distribution()));
         }
 
         var scorecards = await ScorecardsAsync(projectId, settings, data, compared, agreed, bias, ct);
