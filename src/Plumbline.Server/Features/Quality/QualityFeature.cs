@@ -8,6 +8,7 @@ public static class QualityFeature
         services.AddScoped<QualityService>();
         services.AddScoped<AnnotationImportService>();
         services.AddScoped<ReviewService>();
+        services.AddSingleton<NeedsReviewCache>();
         return services;
     }
 
