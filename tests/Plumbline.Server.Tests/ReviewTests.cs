@@ -183,5 +183,20 @@ public class ReviewTests
         await (await reviewer.PutAsJsonAsync($"api/v1/projects/{project}/items/i0/decision", new { question = "label", value = "1" })).ShouldHaveStatusAsync(HttpStatusCode.OK);
         (await QueueAsync(reviewer, project)).Select(t => t!["responseId"]!.GetValue<long>()).ShouldBe([a2, b2]);
         cache.ComputationsOf(project).ShouldBe(computed + 2);
+
+        // The per-item consensus that releases can read: the decision where an expert made one, the inference elsewhere.
+        using var scope = SharedApps.Get(provider).Services.CreateScope();
+        var consensus = await scope.ServiceProvider.GetRequiredService<QualityService>()
+            .ItemConsensusAsync(project, QualityMethods.Majority, Plumbline.Core.Quality.ConsensusMethod.Mean, TestContext.Current.CancellationToken);
+        consensus.Values.Select(i => i.ExternalId).Order().ShouldBe(["i0", "i1", "i2"]);
+        var byId = consensus.Values.ToDictionary(i => i.ExternalId, i => i.Consensus.Single());
+        byId["i0"].Decided.ShouldBeTrue();
+        byId["i0"].Value!.GetValue<string>().ShouldBe("1");
+        byId["i1"].Decided.ShouldBeFalse();
+        byId["i1"].Value!.GetValue<string>().ShouldBe("1");
+        byId["i1"].Confidence.ShouldBe(1);
+        // Majority vote's tie rule: the smallest label wins a 1–1 split.
+        byId["i2"].Value!.GetValue<string>().ShouldBe("0");
+        byId["i2"].Confidence.ShouldBe(0.5);
     }
 }
