@@ -394,7 +394,7 @@ public sealed class ManagerPagesTests(BrowserFixture fixture)
         // A reviewer reads the dashboard and the guidelines, and sees no form or manager tab.
         var reviewer = await s.SignInAsync(await s.PersonAsync(project, "reviewer"));
         (await reviewer.GotoAsync($"/projects/{project}"))!.Status.ShouldBe(200);
-        (await reviewer.Locator(".tabs a").AllInnerTextsAsync()).ShouldBe(["Dashboard", "Items", "Guidelines"]);
+        (await reviewer.Locator(".tabs a").AllInnerTextsAsync()).ShouldBe(["Dashboard", "Items", "Guidelines", "Quality", "Review"]);
         (await reviewer.Locator("#export-link").CountAsync()).ShouldBe(0);
         (await reviewer.GotoAsync($"/projects/{project}/guidelines"))!.Status.ShouldBe(200);
         (await reviewer.Locator("#guidelines-form").CountAsync()).ShouldBe(0);

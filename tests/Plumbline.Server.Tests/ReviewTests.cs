@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Plumbline.Server.Features.Quality;
 
 namespace Plumbline.Server.Tests;
@@ -145,5 +146,57 @@ public class ReviewTests
         thread[0]!["author"]!.GetValue<string>().ShouldBe(reviewerEmail);
         (await other.GetAsync($"api/v1/projects/{project}/items/i0/comments")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
         (await reviewer.PostAsJsonAsync($"api/v1/projects/{project}/items/i0/comments", new { body = "  " })).StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task ReviewQueue_BelowAgreement_ReusesTheConsensusUntilTheProjectChanges(string provider)
+    {
+        var s = new Scenario(SharedApps.Get(provider));
+        var project = await LabelProjectAsync(s, items: 3, overlap: 2);
+        await (await s.Admin.PutAsJsonAsync($"api/v1/projects/{project}/quality/settings", new { reviewMode = "below_agreement" }))
+            .ShouldHaveStatusAsync(HttpStatusCode.OK);
+        var (alice, _) = await s.MemberAsync(project);
+        var (bob, _) = await s.MemberAsync(project);
+        var (reviewer, _) = await s.MemberAsync(project, "reviewer");
+        // i0: split (confidence 0.5, under 0.7); i1: both say 1.
+        var a0 = await AnswerNextAsync(alice, project, "0");
+        var b0 = await AnswerNextAsync(bob, project, "1");
+        await AnswerNextAsync(alice, project, "1");
+        await AnswerNextAsync(bob, project, "1");
+        var cache = SharedApps.Get(provider).Services.GetRequiredService<NeedsReviewCache>();
+
+        (await QueueAsync(reviewer, project)).Select(t => t!["responseId"]!.GetValue<long>()).ShouldBe([a0, b0]);
+        var computed = cache.ComputationsOf(project);
+        computed.ShouldBe(1);
+        (await QueueAsync(reviewer, project)).Count.ShouldBe(2);
+        (await reviewer.GetFromJsonAsync<JsonArray>($"api/v1/projects/{project}/adjudication"))!.Single()!["externalId"]!.GetValue<string>().ShouldBe("i0");
+        cache.ComputationsOf(project).ShouldBe(computed); // nothing changed: no recomputation
+
+        // A new split item is a change: it joins the sample.
+        var a2 = await AnswerNextAsync(alice, project, "0");
+        var b2 = await AnswerNextAsync(bob, project, "1");
+        (await QueueAsync(reviewer, project)).Select(t => t!["responseId"]!.GetValue<long>()).ShouldBe([a0, b0, a2, b2]);
+        cache.ComputationsOf(project).ShouldBe(computed + 1);
+
+        // An expert's decision settles i0: it leaves the sample.
+        await (await reviewer.PutAsJsonAsync($"api/v1/projects/{project}/items/i0/decision", new { question = "label", value = "1" })).ShouldHaveStatusAsync(HttpStatusCode.OK);
+        (await QueueAsync(reviewer, project)).Select(t => t!["responseId"]!.GetValue<long>()).ShouldBe([a2, b2]);
+        cache.ComputationsOf(project).ShouldBe(computed + 2);
+
+        // The per-item consensus that releases can read: the decision where an expert made one, the inference elsewhere.
+        using var scope = SharedApps.Get(provider).Services.CreateScope();
+        var consensus = await scope.ServiceProvider.GetRequiredService<QualityService>()
+            .ItemConsensusAsync(project, QualityMethods.Majority, Plumbline.Core.Quality.ConsensusMethod.Mean, TestContext.Current.CancellationToken);
+        consensus.Values.Select(i => i.ExternalId).Order().ShouldBe(["i0", "i1", "i2"]);
+        var byId = consensus.Values.ToDictionary(i => i.ExternalId, i => i.Consensus.Single());
+        byId["i0"].Decided.ShouldBeTrue();
+        byId["i0"].Value!.GetValue<string>().ShouldBe("1");
+        byId["i1"].Decided.ShouldBeFalse();
+        byId["i1"].Value!.GetValue<string>().ShouldBe("1");
+        byId["i1"].Confidence.ShouldBe(1);
+        // Majority vote's tie rule: the smallest label wins a 1–1 split.
+        byId["i2"].Value!.GetValue<string>().ShouldBe("0");
+        byId["i2"].Confidence.ShouldBe(0.5);
     }
 }

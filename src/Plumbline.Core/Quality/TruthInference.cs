@@ -26,6 +26,9 @@ public sealed record TruthInferenceOptions
     /// <summary>Seed for <see cref="TieBreak.Random"/>.</summary>
     public int Seed { get; init; }
 
+    /// <summary>Threads Dawid–Skene may use (null: as many as the runtime offers). The result does not depend on it.</summary>
+    public int? MaxDegreeOfParallelism { get; init; }
+
     /// <summary>The defaults.</summary>
     public static TruthInferenceOptions Default { get; } = new();
 }
@@ -156,6 +159,22 @@ public static class TruthInference
         var iterations = 0;
         var converged = false;
 
+        // Items are cut into a fixed number of ranges that depends only on the data, never on the machine: each range
+        // gathers its expected counts into its own copy of the model and its own prior sums and log-likelihood, and
+        // the M-step adds the copies up in range order. Floating-point sums therefore happen in the same order
+        // whatever the thread count, and the output is the same bits on 1 core or 64.
+        var bounds = Partitions(data);
+        var parts = bounds.Length - 1;
+        var models = new double[parts][];
+        models[0] = model;
+        for (var p = 1; p < parts; p++)
+        {
+            models[p] = new double[model.Length];
+        }
+        var partPriors = new double[parts * k];
+        var partLikelihood = new double[parts];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism ?? -1 };
+
         // The first M-step starts from the majority-vote shares.
         var used = 0;
         for (var i = 0; i < data.Items; i++)
@@ -178,12 +197,30 @@ public static class TruthInference
                 }
             }
         }
-        DawidSkeneMStep(data, model, nextPriors, priors, used);
+        DawidSkeneMStep(data, models, nextPriors, priors, used, parallel);
         while (iterations < options.MaxIterations)
         {
             iterations++;
-            var logLikelihood = DawidSkeneSweep(data, cell, priors, model, posteriors, nextPriors);
-            DawidSkeneMStep(data, model, nextPriors, priors, used);
+            if (parts == 1)
+            {
+                partLikelihood[0] = DawidSkeneSweep(data, cell, priors, model, posteriors, partPriors, 0, data.Items, 0);
+            }
+            else
+            {
+                Parallel.For(0, parts, parallel, p =>
+                    partLikelihood[p] = DawidSkeneSweep(data, cell, priors, models[p], posteriors, partPriors, bounds[p], bounds[p + 1], p * k));
+            }
+            var logLikelihood = 0.0;
+            for (var p = 0; p < parts; p++)
+            {
+                logLikelihood += partLikelihood[p];
+                for (var t = 0; t < k; t++)
+                {
+                    nextPriors[t] += partPriors[(p * k) + t];
+                }
+            }
+            Array.Clear(partPriors);
+            DawidSkeneMStep(data, models, nextPriors, priors, used, parallel);
             if ((logLikelihood - previous) / data.Count < options.Tolerance)
             {
                 converged = true;
@@ -208,11 +245,33 @@ public static class TruthInference
         return Finish(data, posteriors, data.MostProbable(posteriors), skill, iterations, converged);
     }
 
+    /// <summary>Answers per item range of the Dawid–Skene sweep: enough for a range to outweigh the cost of handing it to a thread.</summary>
+    private const int AnswersPerPartition = 1024;
+
+    /// <summary>Most item ranges (and model copies) of the Dawid–Skene sweep.</summary>
+    private const int MaxPartitions = 8;
+
+    /// <summary>Item boundaries of the sweep's ranges, of about equal answer counts; a function of the data alone.</summary>
+    private static int[] Partitions(LabelData data)
+    {
+        var parts = Math.Clamp(data.Count / AnswersPerPartition, 1, MaxPartitions);
+        var bounds = new int[parts + 1];
+        bounds[parts] = data.Items;
+        for (var p = 1; p < parts; p++)
+        {
+            var target = (int)((long)data.Count * p / parts);
+            var i = Array.BinarySearch(data.Start, 0, data.Items + 1, target);
+            bounds[p] = Math.Max(bounds[p - 1], i < 0 ? ~i : i);
+        }
+        return bounds;
+    }
+
     /// <summary>
     /// Priors from the summed posteriors, and each rater's confusion probabilities from the expected counts gathered
-    /// in <paramref name="model"/>; clears the counts and the sums for the next sweep.
+    /// in the <paramref name="models"/> copies (added in copy order); writes the probabilities into every copy and
+    /// clears the counts and the sums for the next sweep. Raters are independent, so they are split over threads.
     /// </summary>
-    private static void DawidSkeneMStep(LabelData data, double[] model, double[] priorSums, double[] priors, int usedItems)
+    private static void DawidSkeneMStep(LabelData data, double[][] models, double[] priorSums, double[] priors, int usedItems, ParallelOptions parallel)
     {
         var k = data.K;
         for (var t = 0; t < k; t++)
@@ -220,9 +279,38 @@ public static class TruthInference
             priors[t] = usedItems == 0 ? 1.0 / k : priorSums[t] / usedItems;
             priorSums[t] = 0;
         }
-        var width = 2 * k;
-        for (var j = 0; j < data.Raters; j++)
+        const int ratersPerChunk = 2048;
+        var chunks = (data.Raters + ratersPerChunk - 1) / ratersPerChunk;
+        if (chunks <= 1)
         {
+            MStepRaters(data, models, 0, data.Raters);
+        }
+        else
+        {
+            Parallel.For(0, chunks, parallel, c => MStepRaters(data, models, c * ratersPerChunk, Math.Min(data.Raters, (c + 1) * ratersPerChunk)));
+        }
+    }
+
+    private static void MStepRaters(LabelData data, double[][] models, int from, int to)
+    {
+        var k = data.K;
+        var width = 2 * k;
+        var model = models[0];
+        for (var j = from; j < to; j++)
+        {
+            var rater = j * k * width;
+            for (var p = 1; p < models.Length; p++)
+            {
+                var copy = models[p];
+                for (var l = 0; l < k; l++)
+                {
+                    var counts = rater + (l * width) + k;
+                    for (var t = 0; t < k; t++)
+                    {
+                        model[counts + t] += copy[counts + t];
+                    }
+                }
+            }
             for (var t = 0; t < k; t++)
             {
                 var sum = 0.0;
@@ -231,18 +319,23 @@ public static class TruthInference
                     // Only labels the rater used take part: the others never enter the likelihood.
                     if (data.Uses(j, l))
                     {
-                        sum += Math.Max(model[(((j * k) + l) * width) + k + t], Floor);
+                        sum += Math.Max(model[rater + (l * width) + k + t], Floor);
                     }
                 }
                 for (var l = 0; l < k; l++)
                 {
-                    var index = (((j * k) + l) * width) + t;
+                    var index = rater + (l * width) + t;
                     model[index] = sum > 0 && data.Uses(j, l) ? Math.Max(model[index + k], Floor) / sum : 0;
                 }
             }
             for (var l = 0; l < k; l++)
             {
-                model.AsSpan((((j * k) + l) * width) + k, k).Clear();
+                model.AsSpan(rater + (l * width) + k, k).Clear();
+            }
+            for (var p = 1; p < models.Length; p++)
+            {
+                // Each copy gets the new probabilities and empty counts: the whole rater block, probabilities and zeros alike.
+                model.AsSpan(rater, k * width).CopyTo(models[p].AsSpan(rater, k * width));
             }
         }
     }
@@ -251,7 +344,8 @@ public static class TruthInference
     /// One pass over the items: each item's posterior given the answers (E-step), added at once to the expected
     /// counts of the cells its answers touched and to the prior sums (M-step gathering). Returns the log-likelihood.
     /// </summary>
-    private static double DawidSkeneSweep(LabelData data, int[] cell, double[] priors, double[] model, double[] posteriors, double[] priorSums)
+    private static double DawidSkeneSweep(LabelData data, int[] cell, double[] priors, double[] model, double[] posteriors, double[] priorSums,
+        int fromItem, int toItem, int priorOffset)
     {
         // 2^-700 ≈ 1e-211: once a row's total falls below it, scale by 2^700 (exact in binary) and remember the scale.
         var small = Math.ScaleB(1.0, -700);
@@ -260,7 +354,7 @@ public static class TruthInference
         var k = data.K;
         var start = data.Start;
         double total = 0;
-        for (var i = 0; i < data.Items; i++)
+        for (var i = fromItem; i < toItem; i++)
         {
             var row = posteriors.AsSpan(i * k, k);
             if (start[i + 1] == start[i])
@@ -299,7 +393,7 @@ public static class TruthInference
             for (var t = 0; t < row.Length; t++)
             {
                 row[t] /= norm;
-                priorSums[t] += row[t];
+                priorSums[priorOffset + t] += row[t];
             }
             total += Math.Log(norm) + scale;
             for (var a = start[i]; a < start[i + 1]; a++)

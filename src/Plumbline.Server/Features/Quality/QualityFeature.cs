@@ -8,6 +8,7 @@ public static class QualityFeature
         services.AddScoped<QualityService>();
         services.AddScoped<AnnotationImportService>();
         services.AddScoped<ReviewService>();
+        services.AddSingleton<NeedsReviewCache>();
         return services;
     }
 
@@ -17,6 +18,7 @@ public static class QualityFeature
         app.MapGoldEndpoints();
         app.MapReviewEndpoints();
         app.MapCalibrationEndpoints();
+        app.MapQualityPages();
         return app;
     }
 }

@@ -29,9 +29,15 @@ public sealed record QualityReport(
 /// <param name="ConsensusMethod">How the consensus of this question is formed.</param>
 /// <param name="GoldItems">Gold units whose consensus could be compared with their gold answer.</param>
 /// <param name="ConsensusGoldAccuracy">Share of those where the consensus equals the gold answer.</param>
+/// <param name="Distribution">For label, preference and rating questions: how many answers gave each value.</param>
 public sealed record QuestionQuality(
     string Name, string Type, string Metric, double? Agreement, double? PercentAgreement, int Answers, int Units, int Annotators,
-    string? ConsensusMethod, int GoldItems, double? ConsensusGoldAccuracy);
+    string? ConsensusMethod, int GoldItems, double? ConsensusGoldAccuracy, List<AnswerCount>? Distribution);
+
+/// <summary>How many answers gave one value.</summary>
+/// <param name="Value">A label, a preference choice (<c>tie</c>, <c>both_bad</c>, <c>candidate N</c> in the item's order) or a scale point.</param>
+/// <param name="Count">Answers.</param>
+public sealed record AnswerCount(string Value, int Count);
 
 /// <summary>How one annotator is doing.</summary>
 /// <param name="UserId">The user.</param>

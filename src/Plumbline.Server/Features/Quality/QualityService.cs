@@ -82,7 +82,7 @@ public sealed class QualityService(PlumblineDbContext db)
             }
             questions.Add(new QuestionQuality(q.Name, q.Type, answers.Metric.ToString(), Finite(answers.Agreement()),
                 answers.PercentAgreement() is { } pa ? Finite(pa) : null, answers.AnswerCount, answers.Units.Count, answers.Raters.Count,
-                answers.ConsensusMethodName(options), goldUnits, goldUnits == 0 ? null : (double)goldHits / goldUnits));
+                answers.ConsensusMethodName(options), goldUnits, goldUnits == 0 ? null : (double)goldHits / goldUnits, answers.Distribution()));
         }
 
         var scorecards = await ScorecardsAsync(projectId, settings, data, compared, agreed, bias, ct);
@@ -98,10 +98,17 @@ public sealed class QualityService(PlumblineDbContext db)
             settings.ReviewBelowConfidence, needing, questions, scorecards, listed);
     }
 
-    /// <summary>The consensus of the given items only (for review sampling and adjudication lists).</summary>
-    public async Task<Dictionary<long, ItemQuality>> ItemConsensusAsync(long projectId, CancellationToken ct)
+    /// <summary>
+    /// The one per-item consensus of a project, by item id: label and preference questions by the project-wide
+    /// <paramref name="labelMethod"/> (Dawid–Skene by default, so every item borrows strength from what the annotators
+    /// did elsewhere), ratings by <paramref name="ratingMethod"/>, and an expert's decision in place of the computed
+    /// value wherever one exists (<see cref="ConsensusValue.Decided"/>). The quality report, the review sampling and
+    /// adjudication read the same values; releases that want inferred labels or adjudicated answers should too.
+    /// </summary>
+    /// <remarks>Memory grows with the items answered (one small entry per item and question), not with the answers.</remarks>
+    public async Task<Dictionary<long, ItemQuality>> ItemConsensusAsync(long projectId, string labelMethod, ConsensusMethod ratingMethod, CancellationToken ct)
     {
-        var report = await ComputeAsync(projectId, QualityMethods.DawidSkene, ConsensusMethod.Mean, ItemListing.All, ct);
+        var report = await ComputeAsync(projectId, labelMethod, ratingMethod, ItemListing.All, ct);
         return report.Items.ToDictionary(i => i.ItemId);
     }
 

@@ -80,6 +80,9 @@ internal abstract class QuestionAnswers(QuestionDefinition question)
     /// <summary>For straight-lining: the answer as a comparable key per rater (categorical and rating questions).</summary>
     public virtual IEnumerable<(int Rater, double Key)> AnswerKeys() => [];
 
+    /// <summary>How many answers gave each value, in the question's order (labels, then scale points); null where values are not categories.</summary>
+    public virtual List<AnswerCount>? Distribution() => null;
+
     public static QuestionAnswers For(QuestionDefinition q) => q.Type switch
     {
         SchemaTypes.Label => new CategoricalAnswers(q),
@@ -226,6 +229,18 @@ internal sealed class CategoricalAnswers(QuestionDefinition q) : QuestionAnswers
     }
 
     public override IEnumerable<(int Rater, double Key)> AnswerKeys() => ratings.Select(r => (r.Rater, r.Value));
+
+    public override List<AnswerCount>? Distribution()
+    {
+        var counts = new int[categoryCount];
+        foreach (var r in ratings)
+        {
+            counts[(int)r.Value]++;
+        }
+        // Preference categories are tie, both bad, then the candidates in the item's own order (not the order shown).
+        return [.. counts.Select((n, c) => new AnswerCount(
+            IsPreference ? c switch { 0 => AnswerValidator.Tie, 1 => AnswerValidator.BothBad, _ => $"candidate {c - 1}" } : Question.Labels![c], n))];
+    }
 }
 
 /// <summary>Rating questions: the scale value per answer; ordinal alpha; mean/median/robust consensus.</summary>
@@ -279,6 +294,23 @@ internal sealed class RatingAnswers(QuestionDefinition q) : QuestionAnswers(q)
     }
 
     public override IEnumerable<(int Rater, double Key)> AnswerKeys() => ratings.Select(r => (r.Rater, r.Value));
+
+    public override List<AnswerCount>? Distribution()
+    {
+        var counts = new SortedDictionary<double, int>();
+        if (Question.Scale is { } scale)
+        {
+            for (var v = scale.Min; v <= scale.Max; v++)
+            {
+                counts[v] = 0;
+            }
+        }
+        foreach (var r in ratings)
+        {
+            counts[r.Value] = counts.GetValueOrDefault(r.Value) + 1;
+        }
+        return [.. counts.Select(kv => new AnswerCount(QualityMethods.Format(kv.Key), kv.Value))];
+    }
 }
 
 /// <summary>Multi-label questions: the set of chosen labels; mean per-label alpha; a label is in the consensus when most chose it.</summary>

@@ -46,7 +46,7 @@ public sealed class ReviewException(int status, string message) : Exception(mess
 /// Review (accept, reject with a comment so the item goes back to its annotator, correct with values),
 /// adjudication of disagreements by an expert, and comment threads on items.
 /// </summary>
-public sealed class ReviewService(PlumblineDbContext db, TimeProvider clock, QualityService quality)
+public sealed class ReviewService(PlumblineDbContext db, TimeProvider clock, QualityService quality, NeedsReviewCache needsReview)
 {
     public const int MaxCommentChars = 10_000;
     private const int PageSize = 1000;
@@ -66,8 +66,7 @@ public sealed class ReviewService(PlumblineDbContext db, TimeProvider clock, Qua
         HashSet<long>? uncertain = null;
         if (settings.ReviewMode == ReviewModes.BelowAgreement)
         {
-            var report = await quality.ComputeAsync(projectId, QualityMethods.DawidSkene, ConsensusMethod.Mean, ItemListing.NeedsReview, ct);
-            uncertain = report.Items.Select(i => i.ItemId).ToHashSet();
+            uncertain = (await needsReview.GetAsync(db, quality, projectId, QualityMethods.DawidSkene, ct)).Select(i => i.ItemId).ToHashSet();
         }
         // per_annotator counts each annotator's responses from the first one, so the scan starts at the beginning.
         var perAnnotator = settings.ReviewMode == ReviewModes.PerAnnotator;
@@ -199,8 +198,7 @@ public sealed class ReviewService(PlumblineDbContext db, TimeProvider clock, Qua
     /// <summary>Items whose consensus needs review and has no expert decision yet, with every submitted answer.</summary>
     public async Task<List<AdjudicationItemDto>> AdjudicationAsync(long projectId, long after, int limit, string method, CancellationToken ct)
     {
-        var report = await quality.ComputeAsync(projectId, method, ConsensusMethod.Mean, ItemListing.NeedsReview, ct);
-        var items = report.Items.Where(i => i.ItemId > after).Take(limit).ToList();
+        var items = (await needsReview.GetAsync(db, quality, projectId, method, ct)).Where(i => i.ItemId > after).Take(limit).ToList();
         var ids = items.Select(i => i.ItemId).ToList();
         var answers = (await db.Responses.AsNoTracking().Where(r => ids.Contains(r.ItemId) && r.Status == "submitted").OrderBy(r => r.Id)
             .Join(db.Users, r => r.UserId, u => u.Id, (r, u) => new { r.Id, r.ItemId, u.Email, r.ValuesJson }).ToListAsync(ct))
