@@ -77,6 +77,7 @@ public static class PlumblineApp
         services.AddSingleton<ReleaseStorage>();
         services.AddSingleton<S3Uploader>();
         services.AddScoped<ReleaseService>();
+        services.AddReleaseWorker();
         services.AddScoped<ItemBrowser>();
         services.AddQuality();
 
