@@ -676,6 +676,10 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
@@ -683,6 +687,19 @@ namespace Plumbline.Data.Migrations.Sqlite
                     b.Property<long>("CreatedById")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_by_id");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("finished_at");
+
+                    b.Property<DateTime?>("HeartbeatAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("heartbeat_at");
 
                     b.Property<long>("Items")
                         .HasColumnType("INTEGER")
@@ -698,6 +715,10 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("manifest_json");
 
+                    b.Property<long>("Progress")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("progress");
+
                     b.Property<long>("ProjectId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("project_id");
@@ -706,6 +727,10 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasMaxLength(1024)
                         .HasColumnType("TEXT")
                         .HasColumnName("remote_location");
+
+                    b.Property<string>("RequestJson")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("request_json");
 
                     b.Property<string>("SettingsJson")
                         .IsRequired()
@@ -718,6 +743,10 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("status");
 
+                    b.Property<long?>("Total")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("total");
+
                     b.Property<int>("Version")
                         .HasColumnType("INTEGER")
                         .HasColumnName("version");
@@ -726,6 +755,8 @@ namespace Plumbline.Data.Migrations.Sqlite
 
                     b.HasIndex("ProjectId", "Version")
                         .IsUnique();
+
+                    b.HasIndex("Status", "Id");
 
                     b.ToTable("releases");
                 });

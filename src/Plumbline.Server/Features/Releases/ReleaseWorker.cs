@@ -75,12 +75,12 @@ public sealed class ReleaseWorker(IServiceScopeFactory scopes, TimeProvider cloc
         var stale = clock.GetUtcNow().UtcDateTime - StaleAfter;
         var now = clock.GetUtcNow().UtcDateTime;
         var failed = await db.Releases()
-            .Where(r => r.Status == ReleaseService.Building && r.HeartbeatAt < stale && r.Attempts >= MaxAttempts)
+            .Where(r => r.Status == ReleaseService.Building && (r.HeartbeatAt == null || r.HeartbeatAt < stale) && r.Attempts >= MaxAttempts)
             .ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, ReleaseService.Failed).SetProperty(r => r.FinishedAt, now)
                 .SetProperty(r => r.Error, $"the server building this release stopped {MaxAttempts} times while building it; "
                     + "see the server log, then create the release again"), ct);
         var requeued = await db.Releases()
-            .Where(r => r.Status == ReleaseService.Building && r.HeartbeatAt < stale)
+            .Where(r => r.Status == ReleaseService.Building && (r.HeartbeatAt == null || r.HeartbeatAt < stale))
             .ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, ReleaseService.Queued).SetProperty(r => r.Progress, 0), ct);
         if ((failed > 0 || requeued > 0) && log.IsEnabled(LogLevel.Warning))
         {
