@@ -136,6 +136,7 @@ public static class PlumblineApp
         app.MapWorkflowEndpoints();
         app.MapItemEndpoints();
         app.MapManageEndpoints();
+        app.MapReleasePages();
         return app;
     }
 

@@ -334,7 +334,7 @@ public static class ManageEndpoints
         return app;
     }
 
-    private static async Task<(ProjectPageContext? Page, IResult? Denied)> ContextAsync(HttpContext http, ProjectAccess access, PlumblineDbContext db,
+    internal static async Task<(ProjectPageContext? Page, IResult? Denied)> ContextAsync(HttpContext http, ProjectAccess access, PlumblineDbContext db,
         IAntiforgery antiforgery, long id, string minimumRole, CancellationToken ct, bool hideForbidden = false)
     {
         var (role, denied) = await PageAccess.RequireAsync(http, access, id, minimumRole, ct, hideForbidden);

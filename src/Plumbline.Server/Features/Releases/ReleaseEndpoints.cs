@@ -163,20 +163,20 @@ public static class ReleaseEndpoints
         return (release, null);
     }
 
-    private static async Task<ReleaseDetail> DetailAsync(PlumblineDbContext db, Release release, CancellationToken ct)
+    internal static async Task<ReleaseDetail> DetailAsync(PlumblineDbContext db, Release release, CancellationToken ct)
     {
         var emails = await EmailsAsync(db, [release], ct);
         return new ReleaseDetail(Summary(release, emails), JsonNode.Parse(release.SettingsJson),
             release.ManifestJson is null ? null : JsonNode.Parse(release.ManifestJson));
     }
 
-    private static Task<Dictionary<long, string>> EmailsAsync(PlumblineDbContext db, List<Release> releases, CancellationToken ct)
+    internal static Task<Dictionary<long, string>> EmailsAsync(PlumblineDbContext db, List<Release> releases, CancellationToken ct)
     {
         var ids = releases.Select(r => r.CreatedById).Distinct().ToList();
         return db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.Email, ct);
     }
 
-    private static ReleaseSummary Summary(Release r, Dictionary<long, string> emails)
+    internal static ReleaseSummary Summary(Release r, Dictionary<long, string> emails)
     {
         var formats = JsonNode.Parse(r.SettingsJson)?["formats"]?.AsArray().Select(f => f!.GetValue<string>()).ToList() ?? [];
         return new ReleaseSummary(r.Version, $"v{r.Version}", r.Status, r.Items, formats, emails.GetValueOrDefault(r.CreatedById), r.CreatedAt,
