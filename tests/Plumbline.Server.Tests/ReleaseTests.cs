@@ -265,6 +265,41 @@ public class ReleaseTests
 
     [Theory]
     [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task StatusFragment_WhileBuildingPollsWithProgress_WhenReadyReloadsThePage(string provider)
+    {
+        var (s, project, _) = await AnsweredPairsAsync(provider, items: 1);
+        await CreateAsync(s, project, new { formats = new[] { "raw" } });
+        await using (var db = s.App.NewDbContext())
+        {
+            // Another server's build in progress: a fresh heartbeat, so this server's worker leaves it alone.
+            db.Set<Release>().Add(new Release
+            {
+                ProjectId = project, Version = 2, Status = "building", SettingsJson = """{"formats":["raw"]}""", RequestJson = """{"formats":["raw"]}""",
+                Location = Path.Combine(s.App.ReleasesFolder, "unused"), CreatedById = 1, CreatedAt = DateTime.UtcNow,
+                HeartbeatAt = DateTime.UtcNow.AddYears(10), Attempts = 1, Progress = 1234, Total = 5000,
+            });
+            await db.SaveChangesAsync(TestContext.Current.CancellationToken);
+        }
+
+        var building = await s.Admin.GetAsync($"/projects/{project}/releases/2/status");
+        await building.ShouldHaveStatusAsync(HttpStatusCode.OK);
+        var html = await building.Content.ReadAsStringAsync();
+        html.ShouldContain("hx-trigger=\"every 1s\"");
+        html.ShouldContain("1,234 of 5,000 items read");
+        building.Headers.Contains("HX-Refresh").ShouldBeFalse();
+        var ready = await s.Admin.GetAsync($"/projects/{project}/releases/1/status");
+        ready.Headers.GetValues("HX-Refresh").ShouldBe(["true"]);
+        (await ready.Content.ReadAsStringAsync()).ShouldNotContain("hx-trigger=\"every");
+        var download = await s.Admin.GetAsync($"api/v1/projects/{project}/releases/2/files/manifest.json");
+        await download.ShouldHaveStatusAsync(HttpStatusCode.Conflict);
+        (await download.Content.ReadAsStringAsync()).ShouldContain("release v2 is building (1234 of 5000 items read)");
+        var (annotator, _) = await s.MemberAsync(project, "annotator");
+        (await annotator.GetAsync($"/projects/{project}/releases/2/status")).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        (await annotator.GetAsync($"/projects/{project}/releases")).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
     public async Task Releases_OnlyManagers_AnnotatorForbiddenOutsiderNotFound(string provider)
     {
         var (s, project, _) = await AnsweredPairsAsync(provider, items: 1);

@@ -182,7 +182,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
         // Two stages on the two cores: this task reads pages, parses them and computes consensus and splits; the writer
         // task formats, hashes and writes. One writer taking pages in the order they were read keeps the bytes the same
         // as a single pass; the bounded channel keeps at most a few pages in memory.
-        var pages = Channel.CreateBounded<List<Entry>>(new BoundedChannelOptions(2) { SingleReader = true, SingleWriter = true });
+        var pages = Channel.CreateBounded<List<Entry>>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var writer = Task.Run(async () =>
         {
