@@ -130,12 +130,28 @@ public static class ReleaseBench
             using var response = await client.PostAsJsonAsync($"api/v1/projects/{projectId}/releases",
                 new { formats = new[] { format }, split = new { validation = 0.05, test = 0.05, seed = 1 } });
             var body = await response.Content.ReadAsStringAsync();
-            watch.Stop();
-            await stop.CancelAsync();
-            await sampler;
             if (!response.IsSuccessStatusCode)
             {
                 Console.Error.WriteLine($"release failed: HTTP {(int)response.StatusCode} {body}");
+                return 1;
+            }
+            // The release builds in the server's background worker: poll its location until it is ready.
+            var location = response.Headers.Location!.ToString();
+            string status;
+            do
+            {
+                await Task.Delay(20);
+                body = await client.GetStringAsync(location);
+                using var state = JsonDocument.Parse(body);
+                status = state.RootElement.GetProperty("release").GetProperty("status").GetString()!;
+            }
+            while (status is "queued" or "building");
+            watch.Stop();
+            await stop.CancelAsync();
+            await sampler;
+            if (status != "ready")
+            {
+                Console.Error.WriteLine($"release failed: {body}");
                 return 1;
             }
             var cpu = Proc.CpuTime(server.Id) - cpuBefore;

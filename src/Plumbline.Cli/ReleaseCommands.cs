@@ -32,9 +32,10 @@ public static partial class CliApp
         var realIds = new Option<bool>("--real-ids") { Description = "Write annotators' e-mail addresses instead of per-release pseudonyms" };
         var s3 = new Option<string>("--s3") { Description = "Also upload to S3-compatible storage: s3://bucket/prefix (server-side credentials)" };
         var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Download the release's files into this folder" };
-        var create = new Command("create", "Build the next release and print its version and files")
+        var detach = new Option<bool>("--detach") { Description = "Queue the release and return at once; follow it with `release show`" };
+        var create = new Command("create", "Build the next release (on the server, in the background), wait for it with a progress bar, and print its version and files")
         {
-            project, formats, filters, methods, validation, test, seed, stratify, realIds, s3, output,
+            project, formats, filters, methods, validation, test, seed, stratify, realIds, s3, output, detach,
         };
         create.SetAction(c.Api(async (parse, api, ct) =>
         {
@@ -54,6 +55,19 @@ public static partial class CliApp
             };
             var result = (await api.PostAsync($"api/v1/projects/{id}/releases", body, ct))!;
             var version = result["release"]!["version"]!.GetValue<int>();
+            if (parse.GetValue(detach))
+            {
+                if (c.WantsJson(parse))
+                {
+                    c.WriteJson(result);
+                }
+                else
+                {
+                    c.Out.WriteLine($"v{version} queued; follow it with: plumbline release show {id} v{version}");
+                }
+                return 0;
+            }
+            result = await WaitForReleaseAsync(c, api, id, version, showProgress: !c.WantsJson(parse), ct);
             if (parse.GetValue(output) is { } folder)
             {
                 await DownloadReleaseAsync(api, id, version, result["manifest"]!, folder, ct);
@@ -81,10 +95,16 @@ public static partial class CliApp
                 c.WriteJson(result);
                 return 0;
             }
-            var table = new Table().AddColumns("version", "items", "formats", "created", "by");
+            var table = new Table().AddColumns("version", "status", "items", "formats", "created", "by");
             foreach (var r in result)
             {
-                table.AddRow(Str(r!["name"]), Str(r["items"]), Markup.Escape(string.Join(", ", r["formats"]!.AsArray().Select(Str))),
+                var status = Str(r!["status"]) switch
+                {
+                    "failed" => "failed: " + Str(r["error"]),
+                    "queued" or "building" => $"{Str(r["status"])} ({Str(r["progress"])} of {Str(r["total"])})",
+                    var other => other,
+                };
+                table.AddRow(Str(r["name"]), Markup.Escape(status), Str(r["items"]), Markup.Escape(string.Join(", ", r["formats"]!.AsArray().Select(Str))),
                     Str(r["createdAt"]), Markup.Escape(Str(r["createdBy"])));
             }
             c.Console().Write(table);
@@ -144,6 +164,55 @@ public static partial class CliApp
         }));
         release.Subcommands.Add(diff);
         return release;
+    }
+
+    /// <summary>Polls a queued release until it is ready (returns its detail) or failed (throws with the server's reason).</summary>
+    private static async Task<JsonNode> WaitForReleaseAsync(Context c, ApiClient api, long project, int version, bool showProgress, CancellationToken ct)
+    {
+        var path = $"api/v1/projects/{project}/releases/{version}";
+        async Task<JsonNode> PollAsync(Action<JsonNode> report)
+        {
+            while (true)
+            {
+                var detail = (await api.GetAsync(path, ct))!;
+                report(detail["release"]!);
+                switch (Str(detail["release"]!["status"]))
+                {
+                    case "ready":
+                        return detail;
+                    case "failed":
+                        throw new CliException($"release v{version} failed: {Str(detail["release"]!["error"])}");
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
+            }
+        }
+        if (!showProgress)
+        {
+            return await PollAsync(_ => { });
+        }
+        JsonNode? result = null;
+        // On stderr, so stdout stays the release's report.
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(c.Err) });
+        await console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .StartAsync(async p =>
+            {
+                var task = p.AddTask($"v{version} queued", maxValue: 1);
+                result = await PollAsync(r =>
+                {
+                    var total = r["total"]?.GetValue<long>();
+                    if (total is > 0)
+                    {
+                        task.MaxValue = total.Value;
+                    }
+                    task.Value = Math.Min(r["progress"]!.GetValue<long>(), (long)task.MaxValue);
+                    task.Description = $"v{version} {Str(r["status"])}: {Str(r["progress"])} of {(total?.ToString(CultureInfo.InvariantCulture) ?? "?")} items";
+                    if (Str(r["status"]) == "ready")
+                    {
+                        task.Value = task.MaxValue;
+                    }
+                });
+            });
+        return result!;
     }
 
     private static void WriteRelease(Context c, JsonNode result)

@@ -7,7 +7,7 @@ namespace Plumbline.Server.Tests;
 /// <summary><c>plumbline release …</c> in-process against the app on its real port.</summary>
 public class ReleaseCliTests
 {
-    private static async Task<(int Exit, string Out, string Err)> RunAsync(TestApp app, params string[] args)
+    internal static async Task<(int Exit, string Out, string Err)> RunAsync(TestApp app, params string[] args)
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
@@ -53,6 +53,13 @@ public class ReleaseCliTests
         (exit, output, _) = await RunAsync(s.App, "release", "diff", id, "1", "2");
         exit.ShouldBe(0);
         output.ShouldContain("v1 → v2: 0 added, 0 removed, 0 changed, 5 unchanged");
+
+        (exit, output, error) = await RunAsync(s.App, "release", "create", id, "-f", "csv", "--detach");
+        exit.ShouldBe(0, error);
+        output.ShouldContain($"v3 queued; follow it with: plumbline release show {id} v3");
+        await ReleaseTests.WaitAsync(s.Admin, $"api/v1/projects/{id}/releases/3");
+        (exit, output, _) = await RunAsync(s.App, "release", "list", id);
+        output.ShouldContain("ready");
     }
 
     [Fact]

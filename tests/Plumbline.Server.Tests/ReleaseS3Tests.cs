@@ -36,11 +36,9 @@ public class ReleaseS3Tests(S3rverFixture s3) : IClassFixture<S3rverFixture>
         var (s, project, _) = await ReleaseTests.AnsweredPairsAsync(provider, items: 3);
         var prefix = $"datasets/{provider}-{project}";
 
-        var response = await s.Admin.PostAsJsonAsync($"api/v1/projects/{project}/releases",
+        var created = await ReleaseTests.CreateReleaseAsync(s.Admin, project,
             new { formats = new[] { "trl-preference", "hf" }, s3 = $"s3://{S3rverFixture.Bucket}/{prefix}" });
 
-        await response.ShouldHaveStatusAsync(HttpStatusCode.Created);
-        var created = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
         created["release"]!["remoteLocation"]!.GetValue<string>().ShouldBe($"s3://{S3rverFixture.Bucket}/{prefix}/v1/");
         using var client = Client();
         var paths = created["manifest"]!["files"]!.AsArray().Select(f => f!["path"]!.GetValue<string>()).Append("manifest.json").ToList();
@@ -52,16 +50,20 @@ public class ReleaseS3Tests(S3rverFixture s3) : IClassFixture<S3rverFixture>
     }
 
     [Fact]
-    public async Task Create_MissingBucket_502AndNoReleaseListed()
+    public async Task Create_MissingBucket_FailedWithTheReasonAndNothingPublished()
     {
         UseS3rverCredentials();
         var (s, project, _) = await ReleaseTests.AnsweredPairsAsync("sqlite", items: 1);
 
-        var response = await s.Admin.PostAsJsonAsync($"api/v1/projects/{project}/releases", new { formats = new[] { "raw" }, s3 = "s3://no-such-bucket/x" });
+        var failed = await ReleaseTests.CreateReleaseAsync(s.Admin, project, new { formats = new[] { "raw" }, s3 = "s3://no-such-bucket/x" }, "failed");
 
-        await response.ShouldHaveStatusAsync(HttpStatusCode.BadGateway);
-        (await response.Content.ReadAsStringAsync()).ShouldContain("could not upload");
-        (await s.Admin.GetFromJsonAsync<JsonArray>($"api/v1/projects/{project}/releases"))!.Count.ShouldBe(0);
+        failed["release"]!["error"]!.GetValue<string>().ShouldContain("could not upload");
+        failed["manifest"].ShouldBeNull();
+        var list = (await s.Admin.GetFromJsonAsync<JsonArray>($"api/v1/projects/{project}/releases"))!;
+        list.Single()!["status"]!.GetValue<string>().ShouldBe("failed");
+        var download = await s.Admin.GetAsync($"api/v1/projects/{project}/releases/1/files/manifest.json");
+        await download.ShouldHaveStatusAsync(HttpStatusCode.Conflict);
+        (await download.Content.ReadAsStringAsync()).ShouldContain("could not upload");
         var bad = await s.Admin.PostAsJsonAsync($"api/v1/projects/{project}/releases", new { formats = new[] { "raw" }, s3 = "https://bucket/x" });
         await bad.ShouldHaveStatusAsync(HttpStatusCode.BadRequest);
         (await bad.Content.ReadAsStringAsync()).ShouldContain("must look like s3://bucket/prefix");
@@ -86,5 +88,19 @@ public class ReleaseS3Tests(S3rverFixture s3) : IClassFixture<S3rverFixture>
         (await ReadObjectAsync(client, "multipart/v7/big.jsonl")).ShouldBe(data);
         parts["big.jsonl"].ShouldBe(3); // 5 + 5 + 1 MiB
         Directory.Delete(folder, recursive: true);
+    }
+
+    [Fact]
+    public async Task Cli_BuildFails_ReasonOnStderrAndNonZeroExit()
+    {
+        UseS3rverCredentials();
+        var (s, project, _) = await ReleaseTests.AnsweredPairsAsync("sqlite", items: 1);
+
+        var (exit, _, error) = await ReleaseCliTests.RunAsync(s.App, "release", "create", project.ToString(System.Globalization.CultureInfo.InvariantCulture), "-f", "raw",
+            "--s3", "s3://no-such-bucket/x");
+
+        exit.ShouldNotBe(0);
+        error.ShouldContain("release v1 failed:");
+        error.ShouldContain("could not upload");
     }
 }

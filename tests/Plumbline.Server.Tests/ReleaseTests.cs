@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Plumbline.Data;
 
 namespace Plumbline.Server.Tests;
 
@@ -32,11 +33,33 @@ public class ReleaseTests
         return (s, project, emails);
     }
 
-    private static async Task<JsonObject> CreateAsync(Scenario s, long project, object body, HttpStatusCode expected = HttpStatusCode.Created)
+    private static Task<JsonObject> CreateAsync(Scenario s, long project, object body) => CreateReleaseAsync(s.Admin, project, body);
+
+    /// <summary>Queues a release (202 with its location) and polls the location until the worker finished it; returns the final detail.</summary>
+    internal static async Task<JsonObject> CreateReleaseAsync(HttpClient client, long project, object body, string expectedStatus = "ready")
     {
-        var response = await s.Admin.PostAsJsonAsync($"api/v1/projects/{project}/releases", body);
-        await response.ShouldHaveStatusAsync(expected);
-        return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        var response = await client.PostAsJsonAsync($"api/v1/projects/{project}/releases", body);
+        await response.ShouldHaveStatusAsync(HttpStatusCode.Accepted);
+        var location = response.Headers.Location!.ToString();
+        var queued = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        location.ShouldEndWith($"/releases/{queued["release"]!["version"]!.GetValue<int>()}");
+        return await WaitAsync(client, location, expectedStatus);
+    }
+
+    /// <summary>Polls a release until it is ready or failed (the test host's own timeout bounds the wait).</summary>
+    internal static async Task<JsonObject> WaitAsync(HttpClient client, string location, string expectedStatus = "ready")
+    {
+        while (true)
+        {
+            var detail = (await client.GetFromJsonAsync<JsonObject>(location, TestContext.Current.CancellationToken))!;
+            var status = detail["release"]!["status"]!.GetValue<string>();
+            if (status is "ready" or "failed")
+            {
+                status.ShouldBe(expectedStatus, detail["release"]!["error"]?.GetValue<string>());
+                return detail;
+            }
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
     }
 
     private static async Task<byte[]> DownloadAsync(HttpClient client, long project, int version, string path)
@@ -189,6 +212,90 @@ public class ReleaseTests
             new { formats = new[] { "trl-sft" }, methods = new Dictionary<string, string> { ["ideal_response"] = "median" } });
         await badMethod.ShouldHaveStatusAsync(HttpStatusCode.BadRequest);
         (await badMethod.Content.ReadAsStringAsync()).ShouldContain("use all or first");
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Create_Queued_202ThenBuiltInTheBackgroundWithProgress(string provider)
+    {
+        var (s, project, _) = await AnsweredPairsAsync(provider, items: 3);
+
+        var response = await s.Admin.PostAsJsonAsync($"api/v1/projects/{project}/releases", new { formats = new[] { "raw" } });
+
+        await response.ShouldHaveStatusAsync(HttpStatusCode.Accepted);
+        var queued = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        queued["release"]!["status"]!.GetValue<string>().ShouldBeOneOf("queued", "building", "ready");
+        var done = await WaitAsync(s.Admin, response.Headers.Location!.ToString());
+        done["release"]!["progress"]!.GetValue<long>().ShouldBe(3);
+        done["release"]!["total"]!.GetValue<long>().ShouldBe(3);
+        done["release"]!["finishedAt"].ShouldNotBeNull();
+        done["manifest"]!["counts"]!["items"]!.GetValue<long>().ShouldBe(3);
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Worker_BuildingReleaseOfAStoppedServer_QueuedAgainOrFailedAfterThreeStarts(string provider)
+    {
+        var (s, project, _) = await AnsweredPairsAsync(provider, items: 2);
+        var stale = s.App.Clock.GetUtcNow().UtcDateTime.AddMinutes(-10);
+        await using (var db = s.App.NewDbContext())
+        {
+            // As a server that crashed mid-build leaves them: building, heartbeat long gone.
+            foreach (var (version, attempts) in new[] { (1, 1), (2, 3) })
+            {
+                db.Set<Release>().Add(new Release
+                {
+                    ProjectId = project, Version = version, Status = "building", SettingsJson = "{}", RequestJson = """{"formats":["raw"]}""",
+                    Location = Path.Combine(s.App.ReleasesFolder, "unused"), CreatedById = 1, CreatedAt = stale, HeartbeatAt = stale, Attempts = attempts,
+                });
+            }
+            await db.SaveChangesAsync(TestContext.Current.CancellationToken);
+        }
+
+        // A new release wakes the worker, which first recovers the stale ones.
+        await CreateAsync(s, project, new { formats = new[] { "raw" } });
+
+        var retried = await WaitAsync(s.Admin, $"api/v1/projects/{project}/releases/1");
+        retried["manifest"]!["counts"]!["items"]!.GetValue<long>().ShouldBe(2);
+        var failed = await WaitAsync(s.Admin, $"api/v1/projects/{project}/releases/2", "failed");
+        failed["release"]!["error"]!.GetValue<string>().ShouldContain("stopped 3 times");
+        var list = (await s.Admin.GetFromJsonAsync<JsonArray>($"api/v1/projects/{project}/releases"))!;
+        list.Select(r => r!["status"]!.GetValue<string>()).ShouldBe(["ready", "failed", "ready"]);
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task StatusFragment_WhileBuildingPollsWithProgress_WhenReadyReloadsThePage(string provider)
+    {
+        var (s, project, _) = await AnsweredPairsAsync(provider, items: 1);
+        await CreateAsync(s, project, new { formats = new[] { "raw" } });
+        await using (var db = s.App.NewDbContext())
+        {
+            // Another server's build in progress: a fresh heartbeat, so this server's worker leaves it alone.
+            db.Set<Release>().Add(new Release
+            {
+                ProjectId = project, Version = 2, Status = "building", SettingsJson = """{"formats":["raw"]}""", RequestJson = """{"formats":["raw"]}""",
+                Location = Path.Combine(s.App.ReleasesFolder, "unused"), CreatedById = 1, CreatedAt = DateTime.UtcNow,
+                HeartbeatAt = DateTime.UtcNow.AddYears(10), Attempts = 1, Progress = 1234, Total = 5000,
+            });
+            await db.SaveChangesAsync(TestContext.Current.CancellationToken);
+        }
+
+        var building = await s.Admin.GetAsync($"/projects/{project}/releases/2/status");
+        await building.ShouldHaveStatusAsync(HttpStatusCode.OK);
+        var html = await building.Content.ReadAsStringAsync();
+        html.ShouldContain("hx-trigger=\"every 1s\"");
+        html.ShouldContain("1,234 of 5,000 items read");
+        building.Headers.Contains("HX-Refresh").ShouldBeFalse();
+        var ready = await s.Admin.GetAsync($"/projects/{project}/releases/1/status");
+        ready.Headers.GetValues("HX-Refresh").ShouldBe(["true"]);
+        (await ready.Content.ReadAsStringAsync()).ShouldNotContain("hx-trigger=\"every");
+        var download = await s.Admin.GetAsync($"api/v1/projects/{project}/releases/2/files/manifest.json");
+        await download.ShouldHaveStatusAsync(HttpStatusCode.Conflict);
+        (await download.Content.ReadAsStringAsync()).ShouldContain("release v2 is building (1234 of 5000 items read)");
+        var (annotator, _) = await s.MemberAsync(project, "annotator");
+        (await annotator.GetAsync($"/projects/{project}/releases/2/status")).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        (await annotator.GetAsync($"/projects/{project}/releases")).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
     }
 
     [Theory]

@@ -57,7 +57,16 @@ public sealed class ReleaseBuilder : IDisposable
             {
                 var path = isCard ? $"{folder}/data/{split}{format.Extension}" : $"{folder}/{split}{format.Extension}";
                 var stream = new HashingStream(create(path));
-                outputs.Add(new Output(name, split, path, stream, format.Open(stream)));
+                if (format.LineageSidecarExtension is { } sidecarExtension)
+                {
+                    var sidecarPath = $"{folder}/{split}{sidecarExtension}";
+                    var sidecar = new HashingStream(create(sidecarPath));
+                    outputs.Add(new Output(name, split, path, stream, format.Open(stream, sidecar), new Sidecar(sidecarPath, sidecar)));
+                }
+                else
+                {
+                    outputs.Add(new Output(name, split, path, stream, format.Open(stream), null));
+                }
             }
         }
         indexStream = new HashingStream(create(IndexPath));
@@ -85,7 +94,7 @@ public sealed class ReleaseBuilder : IDisposable
             {
                 throw new ReleaseException($"format '{name}': a Hugging Face folder holds a JSONL format, not '{inner}'");
             }
-            return (name, ReleaseFormats.Create(inner, schema, lineage), "hf-" + inner, true);
+            return (name, ReleaseFormats.Create(inner, schema, lineage, sidecars: false), "hf-" + inner, true);
         }
         var format = ReleaseFormats.Create(name, schema, lineage);
         return (name, format, format.Name, false);
@@ -161,6 +170,16 @@ public sealed class ReleaseBuilder : IDisposable
             {
                 Path = o.Path, Format = o.Format, Split = o.Split, Records = o.File.Records, Bytes = o.Stream.BytesWritten, Sha256 = o.Stream.Sha256(),
             });
+            if (o.Lineage is { } l)
+            {
+                l.Stream.Flush();
+                // One lineage line per record of the format's file, in the same order.
+                manifest.Files.Add(new ReleaseFileEntry
+                {
+                    Path = l.Path, Format = o.Format + ":lineage", Split = o.Split, Records = o.File.Records, Bytes = l.Stream.BytesWritten,
+                    Sha256 = l.Stream.Sha256(),
+                });
+            }
         }
         index.Complete();
         manifest.Files.Add(new ReleaseFileEntry
@@ -295,13 +314,16 @@ public sealed class ReleaseBuilder : IDisposable
         {
             o.File.Dispose();
             o.Stream.Dispose();
+            o.Lineage?.Stream.Dispose();
         }
         index.Dispose();
         indexStream.Dispose();
         contentJson.Dispose();
     }
 
-    private sealed record Output(string Format, string Split, string Path, HashingStream Stream, FormatFile File);
+    private sealed record Output(string Format, string Split, string Path, HashingStream Stream, FormatFile File, Sidecar? Lineage);
+
+    private sealed record Sidecar(string Path, HashingStream Stream);
 
     private sealed class QuestionTally
     {

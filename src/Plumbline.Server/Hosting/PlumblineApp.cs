@@ -80,6 +80,7 @@ public static class PlumblineApp
         services.AddSingleton<ReleaseStorage>();
         services.AddSingleton<S3Uploader>();
         services.AddScoped<ReleaseService>();
+        services.AddReleaseWorker();
         services.AddScoped<ItemBrowser>();
         services.AddQuality();
         services.AddArena();
@@ -144,6 +145,7 @@ public static class PlumblineApp
         app.MapManageEndpoints();
         app.MapModelsFeature();
         app.MapLabellerEndpoints();
+        app.MapReleasePages();
         return app;
     }
 

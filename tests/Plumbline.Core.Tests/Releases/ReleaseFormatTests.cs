@@ -86,6 +86,26 @@ public sealed class ReleaseFormatTests
     }
 
     [Fact]
+    public void OpenAiChat_Lineage_InSidecarInRecordOrderNotInTheRecords()
+    {
+        var (files, manifest) = Write(Pairwise, PairItems(), "openai-chat", "trl-sft", "hf:openai-chat");
+
+        // OpenAI's validator rejects unknown keys ("Example N contains an extra ..."), so records hold messages only.
+        var records = Lines(files["openai-chat/train.jsonl"]);
+        records.ShouldAllBe(r => r.Count == 1 && r.ContainsKey("messages"));
+        var lineage = Lines(files["openai-chat/train.lineage.jsonl"]);
+        lineage.Select(l => l["item_id"]!.GetValue<long>()).ShouldBe([1L, 3L]);
+        lineage[0]["response_ids"]!.AsArray().Select(n => n!.GetValue<long>()).ShouldBe([10L, 11L, 12L]);
+        var entry = manifest.Files.Single(f => f.Path == "openai-chat/train.lineage.jsonl");
+        entry.Records.ShouldBe(2);
+        entry.Sha256.ShouldBe(Convert.ToHexStringLower(SHA256.HashData(files["openai-chat/train.lineage.jsonl"])));
+        // trl-sft (the same shape for TRL, which keeps extra columns) and Hugging Face folders keep lineage inline.
+        Lines(files["trl-sft/train.jsonl"]).ShouldAllBe(r => r.ContainsKey("lineage"));
+        Lines(files["hf-openai-chat/data/train.jsonl"]).ShouldAllBe(r => r.ContainsKey("lineage"));
+        files.Keys.ShouldNotContain(k => k.StartsWith("hf-openai-chat/", StringComparison.Ordinal) && k.Contains("lineage", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void SftFormats_WrittenAnswers_OneRecordPerAnswer()
     {
         var schema = Template("sft-write");

@@ -132,7 +132,7 @@ public sealed class RubricFormat : JsonlFormat
         }
         json.WriteEndObject();
         json.WriteNumber("overall", Math.Round(scores.Average(s => s.Normalised), 6));
-        WriteLineageProperty(json, item);
+        WriteLineageProperty(output, item);
         json.WriteEndObject();
         output.EndRecord();
     }
@@ -194,7 +194,7 @@ public sealed class SafetyFormat : JsonlFormat
             }
         }
         json.WriteEndObject();
-        WriteLineageProperty(json, item);
+        WriteLineageProperty(output, item);
         json.WriteEndObject();
         output.EndRecord();
     }

@@ -21,6 +21,16 @@ public abstract class ReleaseFormat(ReleaseShape shape)
 
     /// <summary>Opens one output file (one split) of this format over <paramref name="output"/>.</summary>
     public abstract FormatFile Open(Stream output);
+
+    /// <summary>
+    /// Extension (with the dot) of a file written beside each split's file with one lineage line per record, in the
+    /// same order, for formats whose consumers reject unknown keys; null when lineage, if any, is inline.
+    /// </summary>
+    public virtual string? LineageSidecarExtension => null;
+
+    /// <summary>Opens one split's file with its lineage sidecar (see <see cref="LineageSidecarExtension"/>).</summary>
+    public virtual FormatFile Open(Stream output, Stream lineage) =>
+        throw new NotSupportedException($"format '{Name}' writes no lineage sidecar");
 }
 
 /// <summary>One split's file of a format: items go in, records come out, as they arrive.</summary>
@@ -66,6 +76,9 @@ public sealed class JsonlOutput : IDisposable
     /// <summary>The writer of the current record: write exactly one JSON value, then call <see cref="EndRecord"/>.</summary>
     public Utf8JsonWriter Json { get; }
 
+    /// <summary>The lineage sidecar of this file, when its format keeps lineage out of the records.</summary>
+    public JsonlOutput? Lineage { get; init; }
+
     public long Records { get; private set; }
 
     public void EndRecord()
@@ -102,19 +115,45 @@ public abstract class JsonlFormat(ReleaseShape shape) : ReleaseFormat(shape)
     /// <summary>Whether records carry a <c>lineage</c> object (item, responses, annotators).</summary>
     public bool WriteLineage { get; init; } = true;
 
-    public sealed override FormatFile Open(Stream output) => new File(this, output);
+    /// <summary>
+    /// Whether lineage goes to a sidecar file (<c>{split}.lineage.jsonl</c>, one line per record in the same order)
+    /// instead of a key of each record.
+    /// </summary>
+    public bool LineageInSidecar { get; init; }
+
+    public override string? LineageSidecarExtension => WriteLineage && LineageInSidecar ? ".lineage.jsonl" : null;
+
+    public sealed override FormatFile Open(Stream output) => new File(this, output, null);
+
+    public sealed override FormatFile Open(Stream output, Stream lineage) => LineageSidecarExtension is null
+        ? throw new NotSupportedException($"format '{Name}' writes its lineage inline") : new File(this, output, new JsonlOutput(lineage));
 
     /// <summary>Writes the records of one item, calling <see cref="JsonlOutput.EndRecord"/> after each.</summary>
     protected abstract void WriteRecords(ReleaseItem item, JsonlOutput output);
 
-    /// <summary>The <c>lineage</c> property: the item, the responses whose answers went in, and their annotators.</summary>
-    protected void WriteLineageProperty(Utf8JsonWriter json, ReleaseItem item)
+    /// <summary>
+    /// The <c>lineage</c> property of the record being written: the item, the responses whose answers went in, and
+    /// their annotators; or, for a format with a sidecar, the same object as the sidecar's next line.
+    /// </summary>
+    protected void WriteLineageProperty(JsonlOutput output, ReleaseItem item)
     {
         if (!WriteLineage)
         {
             return;
         }
-        json.WriteStartObject("lineage");
+        if (output.Lineage is { } sidecar)
+        {
+            WriteLineageObject(sidecar.Json, item);
+            sidecar.EndRecord();
+            return;
+        }
+        output.Json.WritePropertyName("lineage");
+        WriteLineageObject(output.Json, item);
+    }
+
+    private static void WriteLineageObject(Utf8JsonWriter json, ReleaseItem item)
+    {
+        json.WriteStartObject();
         json.WriteNumber("item_id", item.ItemId);
         json.WriteString("external_id", item.ExternalId);
         json.WriteString("split", item.Split);
@@ -133,9 +172,9 @@ public abstract class JsonlFormat(ReleaseShape shape) : ReleaseFormat(shape)
         json.WriteEndObject();
     }
 
-    private sealed class File(JsonlFormat format, Stream stream) : FormatFile
+    private sealed class File(JsonlFormat format, Stream stream, JsonlOutput? lineage) : FormatFile
     {
-        private readonly JsonlOutput output = new(stream);
+        private readonly JsonlOutput output = new(stream) { Lineage = lineage };
 
         public override void Write(ReleaseItem item)
         {
@@ -143,11 +182,16 @@ public abstract class JsonlFormat(ReleaseShape shape) : ReleaseFormat(shape)
             Records = output.Records;
         }
 
-        public override void Complete() => output.Complete();
+        public override void Complete()
+        {
+            output.Complete();
+            lineage?.Complete();
+        }
 
         protected override void Dispose(bool disposing)
         {
             output.Dispose();
+            lineage?.Dispose();
             base.Dispose(disposing);
         }
     }
@@ -201,12 +245,18 @@ public static class ReleaseFormats
     /// The record format named <paramref name="name"/>, bound to the project's schema.
     /// Throws <see cref="ReleaseException"/> for an unknown name or a format the project cannot fill.
     /// </summary>
-    public static ReleaseFormat Create(string name, ProjectSchema schema, bool lineage = true)
+    /// <param name="name">The format's name.</param>
+    /// <param name="schema">The project's schema.</param>
+    /// <param name="lineage">Whether records carry lineage.</param>
+    /// <param name="sidecars">Whether formats whose consumers reject unknown keys put lineage in a sidecar file (not in a Hugging Face folder, where any extra file would be read as data).</param>
+    public static ReleaseFormat Create(string name, ProjectSchema schema, bool lineage = true, bool sidecars = true)
     {
         var shape = new ReleaseShape(schema);
         ReleaseFormat format = name switch
         {
-            OpenAiChatFormat.FormatName => new OpenAiChatFormat(shape) { WriteLineage = lineage },
+            // OpenAI's fine-tuning file validator rejects records with keys it does not know ("Example N contains an
+            // extra ..."), so its file holds messages only and lineage goes beside it; trl-sft has the same records inline.
+            OpenAiChatFormat.FormatName => new OpenAiChatFormat(shape) { WriteLineage = lineage, LineageInSidecar = sidecars },
             SftMessagesFormat.FormatName => new SftMessagesFormat(shape) { WriteLineage = lineage },
             PromptCompletionFormat.FormatName => new PromptCompletionFormat(shape) { WriteLineage = lineage },
             PreferenceFormat.PlainName => new PreferenceFormat(shape, conversational: false) { WriteLineage = lineage },

@@ -28,7 +28,7 @@ public class OpenAiChatFormat : JsonlFormat
             }
             ReleaseShape.WriteMessage(json, "assistant", completion);
             json.WriteEndArray();
-            WriteLineageProperty(json, item);
+            WriteLineageProperty(output, item);
             json.WriteEndObject();
             output.EndRecord();
         }
@@ -75,7 +75,7 @@ public sealed class PromptCompletionFormat : JsonlFormat
                 json.WriteString("prompt", Shape.PromptText(item.Fields));
                 json.WriteString("completion", completion);
             }
-            WriteLineageProperty(json, item);
+            WriteLineageProperty(output, item);
             json.WriteEndObject();
             output.EndRecord();
         }
@@ -124,7 +124,7 @@ public sealed class PreferenceFormat : JsonlFormat
                 json.WriteString("chosen", pair.Chosen);
                 json.WriteString("rejected", pair.Rejected);
             }
-            WriteLineageProperty(json, item);
+            WriteLineageProperty(output, item);
             json.WriteEndObject();
             output.EndRecord();
         }
@@ -210,7 +210,7 @@ public sealed class KtoFormat : JsonlFormat
         json.WriteString("prompt", prompt);
         json.WriteString("completion", completion);
         json.WriteBoolean("label", label);
-        WriteLineageProperty(json, item);
+        WriteLineageProperty(output, item);
         json.WriteEndObject();
         output.EndRecord();
     }
@@ -240,7 +240,7 @@ public sealed class RewardPairsFormat : JsonlFormat
             json.WriteString("chosen", pair.Chosen);
             json.WriteString("rejected", pair.Rejected);
             json.WriteNumber("margin", Math.Round(pair.Margin, 6));
-            WriteLineageProperty(json, item);
+            WriteLineageProperty(output, item);
             json.WriteEndObject();
             output.EndRecord();
         }
@@ -280,7 +280,7 @@ public sealed class RankingPairsFormat : JsonlFormat
             json.WriteNumber("chosen_rank", pair.ChosenRank);
             json.WriteNumber("rejected_rank", pair.RejectedRank);
             json.WriteNumber("margin", Math.Round(pair.Margin, 6));
-            WriteLineageProperty(json, item);
+            WriteLineageProperty(output, item);
             json.WriteEndObject();
             output.EndRecord();
         }
@@ -314,7 +314,7 @@ public sealed class AlpacaFormat : JsonlFormat
             json.WriteString("instruction", instruction);
             json.WriteString("input", context);
             json.WriteString("output", completion);
-            WriteLineageProperty(json, item);
+            WriteLineageProperty(output, item);
             json.WriteEndObject();
             output.EndRecord();
         }
@@ -343,7 +343,7 @@ public sealed class ShareGptFormat : JsonlFormat
             }
             Turn(json, "gpt", completion);
             json.WriteEndArray();
-            WriteLineageProperty(json, item);
+            WriteLineageProperty(output, item);
             json.WriteEndObject();
             output.EndRecord();
         }

@@ -1214,6 +1214,10 @@ namespace Plumbline.Data.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
@@ -1221,6 +1225,19 @@ namespace Plumbline.Data.Migrations.Postgres
                     b.Property<long>("CreatedById")
                         .HasColumnType("bigint")
                         .HasColumnName("created_by_id");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("error");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
+
+                    b.Property<DateTime?>("HeartbeatAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("heartbeat_at");
 
                     b.Property<long>("Items")
                         .HasColumnType("bigint")
@@ -1236,6 +1253,10 @@ namespace Plumbline.Data.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("manifest_json");
 
+                    b.Property<long>("Progress")
+                        .HasColumnType("bigint")
+                        .HasColumnName("progress");
+
                     b.Property<long>("ProjectId")
                         .HasColumnType("bigint")
                         .HasColumnName("project_id");
@@ -1244,6 +1265,10 @@ namespace Plumbline.Data.Migrations.Postgres
                         .HasMaxLength(1024)
                         .HasColumnType("character varying(1024)")
                         .HasColumnName("remote_location");
+
+                    b.Property<string>("RequestJson")
+                        .HasColumnType("text")
+                        .HasColumnName("request_json");
 
                     b.Property<string>("SettingsJson")
                         .IsRequired()
@@ -1256,6 +1281,10 @@ namespace Plumbline.Data.Migrations.Postgres
                         .HasColumnType("character varying(16)")
                         .HasColumnName("status");
 
+                    b.Property<long?>("Total")
+                        .HasColumnType("bigint")
+                        .HasColumnName("total");
+
                     b.Property<int>("Version")
                         .HasColumnType("integer")
                         .HasColumnName("version");
@@ -1264,6 +1293,8 @@ namespace Plumbline.Data.Migrations.Postgres
 
                     b.HasIndex("ProjectId", "Version")
                         .IsUnique();
+
+                    b.HasIndex("Status", "Id");
 
                     b.ToTable("releases");
                 });

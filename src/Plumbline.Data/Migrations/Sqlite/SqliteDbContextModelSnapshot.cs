@@ -1171,6 +1171,10 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
@@ -1178,6 +1182,19 @@ namespace Plumbline.Data.Migrations.Sqlite
                     b.Property<long>("CreatedById")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_by_id");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("finished_at");
+
+                    b.Property<DateTime?>("HeartbeatAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("heartbeat_at");
 
                     b.Property<long>("Items")
                         .HasColumnType("INTEGER")
@@ -1193,6 +1210,10 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("manifest_json");
 
+                    b.Property<long>("Progress")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("progress");
+
                     b.Property<long>("ProjectId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("project_id");
@@ -1201,6 +1222,10 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasMaxLength(1024)
                         .HasColumnType("TEXT")
                         .HasColumnName("remote_location");
+
+                    b.Property<string>("RequestJson")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("request_json");
 
                     b.Property<string>("SettingsJson")
                         .IsRequired()
@@ -1213,6 +1238,10 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("status");
 
+                    b.Property<long?>("Total")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("total");
+
                     b.Property<int>("Version")
                         .HasColumnType("INTEGER")
                         .HasColumnName("version");
@@ -1221,6 +1250,8 @@ namespace Plumbline.Data.Migrations.Sqlite
 
                     b.HasIndex("ProjectId", "Version")
                         .IsUnique();
+
+                    b.HasIndex("Status", "Id");
 
                     b.ToTable("releases");
                 });

@@ -10,8 +10,21 @@ using Plumbline.Server.Features.Auth;
 namespace Plumbline.Server.Features.Releases;
 
 /// <summary>A release as listed.</summary>
+/// <param name="Version">1 for v1 …</param>
+/// <param name="Name">v1 …</param>
+/// <param name="Status"><c>queued</c>, <c>building</c>, <c>ready</c> or <c>failed</c>.</param>
+/// <param name="Items">Items in the release (when ready).</param>
+/// <param name="Formats">The requested formats.</param>
+/// <param name="CreatedBy">Who asked for it.</param>
+/// <param name="CreatedAt">When it was asked for.</param>
+/// <param name="Location">Its folder on the server.</param>
+/// <param name="RemoteLocation">Its copy in S3-compatible storage, when one was asked for.</param>
+/// <param name="Progress">Items read so far by the build.</param>
+/// <param name="Total">Items the build reads at most, once it started.</param>
+/// <param name="Error">Why it failed.</param>
+/// <param name="FinishedAt">When it became ready or failed.</param>
 public sealed record ReleaseSummary(int Version, string Name, string Status, long Items, IReadOnlyList<string> Formats, string? CreatedBy,
-    DateTime CreatedAt, string Location, string? RemoteLocation);
+    DateTime CreatedAt, string Location, string? RemoteLocation, long Progress, long? Total, string? Error, DateTime? FinishedAt);
 
 /// <summary>A release with its settings and manifest.</summary>
 public sealed record ReleaseDetail(ReleaseSummary Release, JsonNode? Settings, JsonNode? Manifest);
@@ -37,7 +50,7 @@ public static class ReleaseEndpoints
         var api = app.MapGroup("/api/v1/projects/{id:long}/releases").WithTags("Releases").RequireAuthorization();
 
         api.MapPost("/", async (long id, CreateReleaseRequest request, ClaimsPrincipal user, ProjectAccess access, ReleaseService releases,
-            PlumblineDbContext db, CancellationToken ct) =>
+            ReleaseWorker worker, PlumblineDbContext db, CancellationToken ct) =>
         {
             var (_, denied) = await access.RequireAsync(user, id, Roles.Manager, ct);
             if (denied is not null)
@@ -46,9 +59,10 @@ public static class ReleaseEndpoints
             }
             try
             {
-                var release = await releases.CreateAsync(id, user.Id(), request, ct);
+                var release = await releases.QueueAsync(id, user.Id(), request, ct);
+                worker.Wake();
                 var detail = await DetailAsync(db, release, ct);
-                return Results.Created($"/api/v1/projects/{id}/releases/{release.Version}", detail);
+                return Results.Accepted($"/api/v1/projects/{id}/releases/{release.Version}", detail);
             }
             catch (ReleaseException ex)
             {
@@ -59,7 +73,8 @@ public static class ReleaseEndpoints
                 return Results.Problem(ex.Message, statusCode: StatusCodes.Status502BadGateway, title: "Storage failed");
             }
         }).WithName("CreateRelease")
-          .WithSummary("Build the next numbered release: filter items, take each question's consensus, split, and write every format with a manifest");
+          .WithSummary("Queue the next numbered release (202 with its location): a background worker filters items, takes each question's "
+            + "consensus, splits, and writes every format with a manifest; poll the location until its status is ready or failed");
 
         api.MapGet("/", async (long id, ClaimsPrincipal user, ProjectAccess access, PlumblineDbContext db, CancellationToken ct) =>
         {
@@ -68,16 +83,17 @@ public static class ReleaseEndpoints
             {
                 return denied;
             }
-            var rows = await db.Releases().AsNoTracking().Where(r => r.ProjectId == id && r.Status == "ready").OrderBy(r => r.Version).ToListAsync(ct);
+            var rows = await db.Releases().AsNoTracking().Where(r => r.ProjectId == id).OrderBy(r => r.Version).ToListAsync(ct);
             var emails = await EmailsAsync(db, rows, ct);
             return Results.Ok(rows.Select(r => Summary(r, emails)).ToList());
-        }).WithName("ListReleases").WithSummary("The project's releases, oldest first");
+        }).WithName("ListReleases").WithSummary("The project's releases, oldest first, with their status (queued, building, ready, failed)");
 
         api.MapGet("/{version}", async (long id, string version, ClaimsPrincipal user, ProjectAccess access, PlumblineDbContext db, CancellationToken ct) =>
         {
-            var (release, problem) = await FindAsync(id, version, user, access, db, ct);
+            var (release, problem) = await FindAsync(id, version, user, access, db, ct, readyOnly: false);
             return problem ?? Results.Ok(await DetailAsync(db, release!, ct));
-        }).WithName("GetRelease").WithSummary("A release's settings and manifest (counts, methods, agreement, files with SHA-256)");
+        }).WithName("GetRelease")
+          .WithSummary("A release's status and progress, settings and, once ready, manifest (counts, methods, agreement, files with SHA-256)");
 
         api.MapGet("/{version}/files/{**path}", async (long id, string version, string path, ClaimsPrincipal user, ProjectAccess access,
             PlumblineDbContext db, CancellationToken ct) =>
@@ -119,8 +135,9 @@ public static class ReleaseEndpoints
     }
 
     /// <summary>The release named by <paramref name="version"/> (<c>3</c> or <c>v3</c>) after checking the caller manages the project.</summary>
-    private static async Task<(Release? Release, IResult? Problem)> FindAsync(long id, string version, ClaimsPrincipal user, ProjectAccess access,
-        PlumblineDbContext db, CancellationToken ct)
+    /// <remarks>With <paramref name="readyOnly"/>, a release still building or failed is a 409 saying so.</remarks>
+    internal static async Task<(Release? Release, IResult? Problem)> FindAsync(long id, string version, ClaimsPrincipal user, ProjectAccess access,
+        PlumblineDbContext db, CancellationToken ct, bool readyOnly = true)
     {
         var (_, denied) = await access.RequireAsync(user, id, Roles.Manager, ct);
         if (denied is not null)
@@ -132,28 +149,38 @@ public static class ReleaseEndpoints
         {
             return (null, Problems.BadRequest($"'{version}' is not a release version; use a number such as 3 or v3"));
         }
-        var release = await db.Releases().AsNoTracking().FirstOrDefaultAsync(r => r.ProjectId == id && r.Version == number && r.Status == "ready", ct);
-        return release is null ? (null, Problems.NotFound($"project {id} has no release v{number}")) : (release, null);
+        var release = await db.Releases().AsNoTracking().FirstOrDefaultAsync(r => r.ProjectId == id && r.Version == number, ct);
+        if (release is null)
+        {
+            return (null, Problems.NotFound($"project {id} has no release v{number}"));
+        }
+        if (readyOnly && release.Status != ReleaseService.Ready)
+        {
+            var state = release.Status == ReleaseService.Failed ? $"failed ({release.Error}); create it again"
+                : $"{release.Status} ({release.Progress} of {release.Total?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} items read); try again when it is ready";
+            return (null, Problems.Conflict($"release v{number} is {state}"));
+        }
+        return (release, null);
     }
 
-    private static async Task<ReleaseDetail> DetailAsync(PlumblineDbContext db, Release release, CancellationToken ct)
+    internal static async Task<ReleaseDetail> DetailAsync(PlumblineDbContext db, Release release, CancellationToken ct)
     {
         var emails = await EmailsAsync(db, [release], ct);
         return new ReleaseDetail(Summary(release, emails), JsonNode.Parse(release.SettingsJson),
             release.ManifestJson is null ? null : JsonNode.Parse(release.ManifestJson));
     }
 
-    private static Task<Dictionary<long, string>> EmailsAsync(PlumblineDbContext db, List<Release> releases, CancellationToken ct)
+    internal static Task<Dictionary<long, string>> EmailsAsync(PlumblineDbContext db, List<Release> releases, CancellationToken ct)
     {
         var ids = releases.Select(r => r.CreatedById).Distinct().ToList();
         return db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.Email, ct);
     }
 
-    private static ReleaseSummary Summary(Release r, Dictionary<long, string> emails)
+    internal static ReleaseSummary Summary(Release r, Dictionary<long, string> emails)
     {
         var formats = JsonNode.Parse(r.SettingsJson)?["formats"]?.AsArray().Select(f => f!.GetValue<string>()).ToList() ?? [];
         return new ReleaseSummary(r.Version, $"v{r.Version}", r.Status, r.Items, formats, emails.GetValueOrDefault(r.CreatedById), r.CreatedAt,
-            r.Location, r.RemoteLocation);
+            r.Location, r.RemoteLocation, r.Progress, r.Total, r.Error, r.FinishedAt);
     }
 }
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Plumbline.Core;
 using Plumbline.Core.Releases;
@@ -20,23 +21,33 @@ namespace Plumbline.Server.Features.Releases;
 public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage, S3Uploader s3, TimeProvider clock, ILogger<ReleaseService> log)
 {
     private const int PageSize = 1000;
-    private const string Building = "building";
-    private const string Ready = "ready";
+    public const string Queued = "queued";
+    public const string Building = "building";
+    public const string Ready = "ready";
+    public const string Failed = "failed";
 
     /// <summary>The Plumbline version written into manifests.</summary>
     public static string SoftwareVersion { get; } = "plumbline " + (typeof(ReleaseBuilder).Assembly
         .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0");
 
     /// <summary>
-    /// Builds release v(n+1) of the project. Throws <see cref="ReleaseException"/> for settings that do not fit the
-    /// project, before anything is stored.
+    /// Queues release v(n+1) of the project for the release worker. Throws <see cref="ReleaseException"/> for settings
+    /// that do not fit the project, before anything is stored.
     /// </summary>
-    public async Task<Release> CreateAsync(long projectId, long userId, CreateReleaseRequest request, CancellationToken ct)
+    public async Task<Release> QueueAsync(long projectId, long userId, CreateReleaseRequest request, CancellationToken ct)
     {
         var project = await db.Projects.AsNoTracking().FirstAsync(p => p.Id == projectId, ct);
-        var schema = ProjectSchema.Parse(project.SchemaJson);
+        var (settings, _) = Validate(ProjectSchema.Parse(project.SchemaJson), request);
+        var release = await ReserveVersionAsync(projectId, userId, settings, JsonSerializer.Serialize(request, StoredJson.Options), ct);
+        db.Record(clock, userId, projectId, "release.queue", "release", release.Version, new { formats = settings.Formats });
+        await db.SaveChangesAsync(CancellationToken.None);
+        return release;
+    }
+
+    /// <summary>Resolves the settings and checks the formats and the S3 target, so a bad request fails before a number is taken.</summary>
+    private (ResolvedReleaseSettings Settings, S3Destination? Remote) Validate(ProjectSchema schema, CreateReleaseRequest request)
+    {
         var settings = ResolvedReleaseSettings.From(request, schema);
-        // Binding the formats checks that they fit before a number is taken or a folder made.
         using (new ReleaseBuilder(schema, settings.Formats, settings.Methods, true, _ => Stream.Null))
         {
         }
@@ -45,17 +56,42 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
         {
             s3.EnsureConfigured();
         }
+        return (settings, remote);
+    }
 
-        var release = await ReserveVersionAsync(projectId, userId, settings, ct);
-        var folder = storage.FolderOf(projectId, release.Version);
+    /// <summary>
+    /// Builds a release the worker claimed (status <c>building</c>): writes every file into a partial folder, uploads
+    /// when asked, then moves the folder into place and marks the release ready. <paramref name="progress"/> is told the
+    /// items read so far. A <see cref="ReleaseException"/> or <see cref="ReleaseStorageException"/> says what to change.
+    /// </summary>
+    public async Task BuildAsync(long releaseId, Action<long> progress, CancellationToken ct)
+    {
+        var release = await db.Releases().FirstAsync(r => r.Id == releaseId, ct);
+        var project = await db.Projects.AsNoTracking().FirstAsync(p => p.Id == release.ProjectId, ct);
+        var schema = ProjectSchema.Parse(project.SchemaJson);
+        var request = JsonSerializer.Deserialize<CreateReleaseRequest>(release.RequestJson ?? "{}", StoredJson.Options)
+            ?? throw new ReleaseException("the release request was not stored; create the release again");
+        // The schema may have changed since the request was queued: the settings are resolved again and recorded as used.
+        var (settings, remote) = Validate(schema, request);
+        release.SettingsJson = settings.ToJson();
+        release.Total = await ItemQuery(project, settings, 0).LongCountAsync(ct);
+        await db.SaveChangesAsync(ct);
+
+        var folder = storage.FolderOf(project.Id, release.Version);
+        RemoveLeftovers(folder);
         var partial = folder + ".partial-" + Guid.NewGuid().ToString("N")[..8];
+        long read = 0;
         try
         {
             var manifest = new ReleaseManifest
             {
-                ProjectId = projectId, ProjectName = project.Name, Version = release.Version, Software = SoftwareVersion, Settings = settings.ToNode(),
+                ProjectId = project.Id, ProjectName = project.Name, Version = release.Version, Software = SoftwareVersion, Settings = settings.ToNode(),
             };
-            await WriteFilesAsync(project, schema, settings, manifest, partial, ct);
+            await WriteFilesAsync(project, schema, settings, manifest, partial, n =>
+            {
+                read = n;
+                progress(n);
+            }, ct);
             var manifestJson = JsonSerializer.Serialize(manifest, ManifestJson.Options);
             await File.WriteAllTextAsync(Path.Combine(partial, "manifest.json"), manifestJson + "\n", new UTF8Encoding(false), ct);
             if (remote is not null)
@@ -74,29 +110,42 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             release.Status = Ready;
             release.ManifestJson = manifestJson;
             release.Items = manifest.Counts.Items;
-            db.Record(clock, userId, projectId, "release.create", "release", release.Version,
+            release.Progress = read;
+            release.FinishedAt = clock.GetUtcNow().UtcDateTime;
+            db.Record(clock, release.CreatedById, project.Id, "release.create", "release", release.Version,
                 new { formats = settings.Formats, items = manifest.Counts.Items });
             await db.SaveChangesAsync(CancellationToken.None);
-            return release;
         }
         catch
         {
             TryDelete(partial);
-            db.Releases().Remove(release);
-            await db.SaveChangesAsync(CancellationToken.None);
             throw;
         }
     }
 
-    /// <summary>Takes the next version number with a row in state <c>building</c>; the unique index settles races.</summary>
-    private async Task<Release> ReserveVersionAsync(long projectId, long userId, ResolvedReleaseSettings settings, CancellationToken ct)
+    /// <summary>Folders of earlier attempts at this version that a crash left behind.</summary>
+    private void RemoveLeftovers(string folder)
+    {
+        var parent = Path.GetDirectoryName(folder)!;
+        if (!Directory.Exists(parent))
+        {
+            return;
+        }
+        foreach (var dir in Directory.EnumerateDirectories(parent, Path.GetFileName(folder) + ".partial-*"))
+        {
+            TryDelete(dir);
+        }
+    }
+
+    /// <summary>Takes the next version number with a row in state <c>queued</c>; the unique index settles races.</summary>
+    private async Task<Release> ReserveVersionAsync(long projectId, long userId, ResolvedReleaseSettings settings, string requestJson, CancellationToken ct)
     {
         for (var attempt = 0; ; attempt++)
         {
             var last = await db.Releases().Where(r => r.ProjectId == projectId).MaxAsync(r => (int?)r.Version, ct) ?? 0;
             var release = new Release
             {
-                ProjectId = projectId, Version = last + 1, Status = Building, SettingsJson = settings.ToJson(),
+                ProjectId = projectId, Version = last + 1, Status = Queued, SettingsJson = settings.ToJson(), RequestJson = requestJson,
                 Location = storage.FolderOf(projectId, last + 1), CreatedById = userId, CreatedAt = clock.GetUtcNow().UtcDateTime,
             };
             db.Releases().Add(release);
@@ -113,7 +162,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
     }
 
     private async Task WriteFilesAsync(Project project, ProjectSchema schema, ResolvedReleaseSettings settings, ReleaseManifest manifest,
-        string folder, CancellationToken ct)
+        string folder, Action<long> progress, CancellationToken ct)
     {
         Directory.CreateDirectory(folder);
         var annotators = await AnnotatorNamesAsync(project.Id, settings, ct);
@@ -127,41 +176,100 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             return new FileStream(full, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.SequentialScan);
         });
         var total = System.Diagnostics.Stopwatch.StartNew();
-        var work = new System.Diagnostics.Stopwatch();
-        await foreach (var page in PagesAsync(project, settings, ct))
+        var writing = new System.Diagnostics.Stopwatch();
+        var noAnswers = settings.OnlyReviewed ? "no accepted or corrected answers" : "no submitted answers";
+        var belowConfidence = "consensus confidence below " + settings.MinConfidence.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // Two stages on the two cores: this task reads pages, parses them and computes consensus and splits; the writer
+        // task formats, hashes and writes. One writer taking pages in the order they were read keeps the bytes the same
+        // as a single pass; the bounded channel keeps at most a few pages in memory.
+        var pages = Channel.CreateBounded<List<Entry>>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var writer = Task.Run(async () =>
         {
-            work.Start();
-            foreach (var row in page)
+            try
             {
-                if (row.Answers.Count == 0)
+                await foreach (var page in pages.Reader.ReadAllAsync(stop.Token))
                 {
-                    builder.Skip(settings.OnlyReviewed ? "no accepted or corrected answers" : "no submitted answers");
-                    continue;
+                    writing.Start();
+                    foreach (var entry in page)
+                    {
+                        if (entry.Item is { } item)
+                        {
+                            builder.Add(item);
+                        }
+                        else
+                        {
+                            builder.Skip(entry.Skipped!);
+                        }
+                    }
+                    writing.Stop();
                 }
-                var fields = row.Fields;
-                var answers = row.Answers.Select(a => new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values)).ToList();
-                var item = new ReleaseItem
-                {
-                    ItemId = row.Id, ExternalId = row.ExternalId, Fields = fields, Metadata = row.Metadata, Answers = answers,
-                    Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, fields, answers),
-                    Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
-                };
-                if (item.Confidence < settings.MinConfidence)
-                {
-                    builder.Skip("consensus confidence below " + settings.MinConfidence.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                    continue;
-                }
-                builder.Add(item);
             }
-            work.Stop();
+            catch
+            {
+                await stop.CancelAsync();
+                throw;
+            }
+        }, CancellationToken.None);
+        try
+        {
+            long read = 0;
+            await foreach (var (rows, scanned) in PagesAsync(project, settings, stop.Token))
+            {
+                var page = new List<Entry>(rows.Count);
+                foreach (var row in rows)
+                {
+                    if (row.Answers.Count == 0)
+                    {
+                        page.Add(new Entry(null, noAnswers));
+                        continue;
+                    }
+                    var fields = row.Fields;
+                    var answers = row.Answers.Select(a => new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values)).ToList();
+                    var item = new ReleaseItem
+                    {
+                        ItemId = row.Id, ExternalId = row.ExternalId, Fields = fields, Metadata = row.Metadata, Answers = answers,
+                        Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, fields, answers),
+                        Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
+                    };
+                    page.Add(item.Confidence < settings.MinConfidence ? new Entry(null, belowConfidence) : new Entry(item, null));
+                }
+                await pages.Writer.WriteAsync(page, stop.Token);
+                read += scanned;
+                progress(read);
+            }
+            pages.Writer.Complete();
         }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // Only a failed writer cancels on its own: awaiting it below throws what went wrong.
+        }
+        catch
+        {
+            pages.Writer.TryComplete();
+            await stop.CancelAsync();
+#pragma warning disable CA1031 // The reading failure is the one to report; the writer only stopped because of it.
+            try
+            {
+                await writer;
+            }
+            catch
+            {
+            }
+#pragma warning restore CA1031
+            throw;
+        }
+        await writer;
         builder.Complete(manifest);
         if (log.IsEnabled(LogLevel.Information))
         {
-            log.LogInformation("Release of project {Project}: {Items} items in {Seconds:0.0} s, {Work:0.0} s of it consensus and formats, the rest reading",
-                project.Id, manifest.Counts.Items, total.Elapsed.TotalSeconds, work.Elapsed.TotalSeconds);
+            log.LogInformation("Release of project {Project}: {Items} items in {Seconds:0.0} s; the writer was busy {Writing:0.0} s of it",
+                project.Id, manifest.Counts.Items, total.Elapsed.TotalSeconds, writing.Elapsed.TotalSeconds);
         }
     }
+
+    /// <summary>One item read for the writer: in the release, or left out for a reason.</summary>
+    private readonly record struct Entry(ReleaseItem? Item, string? Skipped);
 
     /// <summary>Pseudonyms under a salt derived from the project's secret and the settings, or e-mail addresses when asked.</summary>
     private async Task<Func<long, string>> AnnotatorNamesAsync(long projectId, ResolvedReleaseSettings settings, CancellationToken ct)
@@ -242,7 +350,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
     /// Matching items in id order, a page at a time, each with its usable answers in response-id order: submitted,
     /// not rejected by their latest review, a correction's values in place of the original.
     /// </summary>
-    private async IAsyncEnumerable<List<ItemRow>> PagesAsync(Project project, ResolvedReleaseSettings settings,
+    private async IAsyncEnumerable<(List<ItemRow> Page, int Scanned)> PagesAsync(Project project, ResolvedReleaseSettings settings,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         long after = 0;
@@ -297,7 +405,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                 }
                 page.Add(new ItemRow(i.Id, i.ExternalId, answers.Count == 0 ? [] : JsonNode.Parse(i.FieldsJson)!.AsObject(), metadata, answers));
             }
-            yield return page;
+            yield return (page, items.Count);
         }
     }
 
