@@ -240,9 +240,8 @@ public class RedTeamTests
             Finding("non_violent_crimes", "role_play", "full_compliance", "high", "I'm sorry for your loss, but I can't explain how to break into a bank.")))
             .ShouldHaveStatusAsync(HttpStatusCode.OK);
 
-        var created = await s.Admin.PostAsJsonAsync($"api/v1/projects/{project}/releases", new { formats = new[] { "trl-sft" }, split = new { validation = 0.0, test = 0.0 } });
-        await created.ShouldHaveStatusAsync(HttpStatusCode.Created);
-        var version = (await created.Content.ReadFromJsonAsync<JsonObject>())!["release"]!["version"]!.GetValue<int>();
+        var created = await ReleaseTests.CreateReleaseAsync(s.Admin, project, new { formats = new[] { "trl-sft" }, split = new { validation = 0.0, test = 0.0 } });
+        var version = created["release"]!["version"]!.GetValue<int>();
         var file = await s.Admin.GetStringAsync($"api/v1/projects/{project}/releases/{version}/files/trl-sft/train.jsonl");
 
         var record = JsonNode.Parse(file.Split('\n', StringSplitOptions.RemoveEmptyEntries).Single())!;
