@@ -1,6 +1,8 @@
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Plumbline.Data;
@@ -28,6 +30,20 @@ public static class DataServiceCollectionExtensions
     /// <summary>Applies the provider's migrations; SQLite is switched to WAL once, here.</summary>
     public static async Task MigrateAsync(this PlumblineDbContext db, CancellationToken ct = default)
     {
+        if (db.IsPostgres)
+        {
+            // Npgsql's migrator reads the history table without checking that it exists and logs the failure as
+            // an error on every first start (npgsql/efcore.pg#3407); creating it first, with EF's own script, keeps
+            // a new user's first log clean.
+            try
+            {
+                await db.Database.ExecuteSqlRawAsync(db.GetService<IHistoryRepository>().GetCreateIfNotExistsScript(), ct);
+            }
+            catch (DbException)
+            {
+                // Another node created it at the same moment: MigrateAsync below copes either way.
+            }
+        }
         await db.Database.MigrateAsync(ct);
         if (!db.IsPostgres)
         {

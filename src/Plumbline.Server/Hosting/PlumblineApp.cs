@@ -50,6 +50,10 @@ public static class PlumblineApp
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
         services.AddPlumblineData(sp => DatabaseSettings.Parse(sp.GetRequiredService<IConfiguration>()["PLUMBLINE_DATABASE"]));
+        // Hosted services start in registration order: migrations must run before Data Protection's hosted
+        // service (registered by AddRazorComponents/AddAntiforgery too) reads its key ring from the database,
+        // or a first start logs "no such table" errors.
+        services.AddHostedService<BootstrapService>();
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull);
         services.AddOpenApi();
@@ -70,7 +74,6 @@ public static class PlumblineApp
                     Window = TimeSpan.FromMinutes(1),
                 }));
         });
-        services.AddHostedService<BootstrapService>();
         services.AddScoped<ProjectAccess>();
         services.AddScoped<ProjectService>();
         services.AddScoped<QueueService>();
