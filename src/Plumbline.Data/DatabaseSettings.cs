@@ -67,6 +67,21 @@ public sealed record DatabaseSettings(DatabaseProvider Provider, string Connecti
         return builder.ConnectionString;
     }
 
+    /// <summary>
+    /// The folder for files that belong with the data (releases, the secret key file): the SQLite file's folder, or
+    /// ./plumbline-data for PostgreSQL.
+    /// </summary>
+    public string DataFolder()
+    {
+        if (Provider == DatabaseProvider.Sqlite
+            && new SqliteConnectionStringBuilder(ConnectionString).DataSource is { Length: > 0 } file
+            && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder)
+        {
+            return folder;
+        }
+        return Path.GetFullPath("plumbline-data");
+    }
+
     /// <summary>Where the data lives, without any password: safe to log.</summary>
     public string Describe() => Provider switch
     {

@@ -35,6 +35,12 @@ public static class Bootstrap
         {
             log.LogInformation("Database: {Database}", settings.Describe());
         }
+        // Resolved here so a missing or too short secret stops the start with its reason; only its source is logged.
+        var secret = scope.ServiceProvider.GetRequiredService<Features.Auth.SecretKey>();
+        if (log.IsEnabled(LogLevel.Information))
+        {
+            log.LogInformation("Secret key: {Source} (fingerprint {Id})", secret.Source, secret.Id);
+        }
         await db.MigrateAsync(ct);
         if (await db.Users.AnyAsync(ct))
         {

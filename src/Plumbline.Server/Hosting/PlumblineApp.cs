@@ -60,8 +60,12 @@ public static class PlumblineApp
         services.AddRazorComponents();
         services.AddAntiforgery();
         services.AddDataProtection().SetApplicationName("Plumbline");
-        services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp => new ConfigureOptions<KeyManagementOptions>(
-            o => o.XmlRepository = new DatabaseKeyRepository(sp.GetRequiredService<IServiceScopeFactory>())));
+        services.AddSingleton(sp => SecretKey.Resolve(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<DatabaseSettings>()));
+        services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp => new ConfigureOptions<KeyManagementOptions>(o =>
+        {
+            o.XmlRepository = new DatabaseKeyRepository(sp.GetRequiredService<IServiceScopeFactory>());
+            o.XmlEncryptor = new SecretKeyXmlEncryptor(sp.GetRequiredService<SecretKey>());
+        }));
         // Password guessing is slowed per client address; everything else is unlimited.
         services.AddRateLimiter(o =>
         {

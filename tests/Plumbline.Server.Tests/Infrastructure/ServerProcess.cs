@@ -49,6 +49,8 @@ public sealed class ServerProcess : IAsyncDisposable
         info.Environment["PLUMBLINE_ADMIN_TOKEN"] = TestApp.AdminToken;
         info.Environment["PLUMBLINE_ADMIN_PASSWORD"] = "admin-password-123";
         info.Environment["PLUMBLINE_DEMO"] = "false";
+        // Every node of one database shares one secret, as the README asks of a real deployment.
+        info.Environment["PLUMBLINE_SECRET_KEY"] = "plumbline-test-nodes-shared-secret-0123456789";
         info.Environment["ASPNETCORE_URLS"] = BaseAddress.ToString().TrimEnd('/');
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         process = Process.Start(info) ?? throw new InvalidOperationException("could not start the server process");

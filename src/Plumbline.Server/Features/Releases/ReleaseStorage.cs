@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using Plumbline.Data;
 
 namespace Plumbline.Server.Features.Releases;
@@ -16,22 +15,8 @@ public sealed class ReleaseStorage(IConfiguration configuration, DatabaseSetting
 
     public string FolderOf(long projectId, int version) => Path.Combine(Root, $"project-{projectId}", $"v{version}");
 
-    private static string ResolveRoot(string? configured, DatabaseSettings database)
-    {
-        if (!string.IsNullOrWhiteSpace(configured))
-        {
-            return configured;
-        }
-        if (database.Provider == DatabaseProvider.Sqlite)
-        {
-            var file = new SqliteConnectionStringBuilder(database.ConnectionString).DataSource;
-            if (!string.IsNullOrEmpty(file) && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder)
-            {
-                return Path.Combine(folder, "releases");
-            }
-        }
-        return Path.Combine("plumbline-data", "releases");
-    }
+    private static string ResolveRoot(string? configured, DatabaseSettings database) =>
+        string.IsNullOrWhiteSpace(configured) ? Path.Combine(database.DataFolder(), "releases") : configured;
 
     /// <summary>
     /// The full path of <paramref name="relative"/> inside <paramref name="folder"/>, or null when it would leave the
