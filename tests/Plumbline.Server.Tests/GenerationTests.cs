@@ -317,7 +317,7 @@ public class GenerationTests
         }
     }
 
-    private static PlumblineDbContext NewDbContext(DatabaseSettings database) => database.Provider == DatabaseProvider.Sqlite
+    internal static PlumblineDbContext NewDbContext(DatabaseSettings database) => database.Provider == DatabaseProvider.Sqlite
         ? new SqliteDbContext(new DbContextOptionsBuilder<SqliteDbContext>().UseSqlite(database.ConnectionString).Options)
         : new PostgresDbContext(new DbContextOptionsBuilder<PostgresDbContext>().UseNpgsql(database.ConnectionString).Options);
 }
