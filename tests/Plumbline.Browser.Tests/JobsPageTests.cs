@@ -13,6 +13,21 @@ public sealed class JobsPageTests(BrowserFixture fixture)
 
     private static ILocator Row(IPage page, long jobId) => page.Locator($"#jobs tr[data-job='{jobId}']");
 
+    /// <summary>Waits (without reloading: the page refreshes itself) until the job's row shows <paramref name="status"/>; says what it saw instead.</summary>
+    private static async Task WaitForStatusAsync(BrowserScenario s, IPage page, long jobId, string status)
+    {
+        try
+        {
+            await Row(page, jobId).Locator(".status", new() { HasText = status }).WaitForAsync(new() { Timeout = 60_000 });
+        }
+        catch (TimeoutException e)
+        {
+            var job = await s.Api.Admin.GetStringAsync($"api/v1/jobs/{jobId}");
+            var shown = await page.Locator("#jobs-card").InnerHTMLAsync();
+            throw new ShouldAssertException($"job {jobId} never showed '{status}'; the API says {job}; the page shows {shown}", e);
+        }
+    }
+
     [Fact]
     public async Task JobsPage_ManagerStartsGenerationSeesItFinishAndCancelsAnother_AnnotatorIsRefused()
     {
@@ -47,7 +62,7 @@ public sealed class JobsPageTests(BrowserFixture fixture)
         notice.ShouldStartWith("Generation job ");
         var first = long.Parse(notice["Generation job ".Length..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
         // The table reloads itself while the job runs: no reload here.
-        await Row(page, first).Locator(".status", new() { HasText = "succeeded" }).WaitForAsync(new() { Timeout = 60_000 });
+        await WaitForStatusAsync(s, page, first, "succeeded");
         (await Row(page, first).Locator(".progress").InnerTextAsync()).ShouldBe("3 / 3");
         (await Row(page, first).Locator("td").Nth(1).InnerTextAsync()).ShouldBe("generation");
         fake.Requests.Count.ShouldBe(6);
@@ -65,7 +80,7 @@ public sealed class JobsPageTests(BrowserFixture fixture)
         await Row(page, second).Locator(".cancel-form button").WaitForAsync();
         await Row(page, second).Locator(".cancel-form button").ClickAsync();
         (await page.Locator("#notice").InnerTextAsync()).ShouldBe($"Job {second} is stopping.");
-        await Row(page, second).Locator(".status", new() { HasText = "cancelled" }).WaitForAsync(new() { Timeout = 60_000 });
+        await WaitForStatusAsync(s, page, second, "cancelled");
         fake.Release();
         var job = (await s.Api.Admin.GetFromJsonAsync<JsonObject>($"api/v1/jobs/{second}"))!;
         job["status"]!.GetValue<string>().ShouldBe("cancelled");
