@@ -78,7 +78,13 @@ public sealed class JobsPageTests(BrowserFixture fixture)
             System.Globalization.CultureInfo.InvariantCulture);
         second.ShouldBeGreaterThan(first);
         await Row(page, second).Locator(".cancel-form button").WaitForAsync();
-        await Row(page, second).Locator(".cancel-form button").ClickAsync();
+        var cancelled = await page.RunAndWaitForResponseAsync(() => Row(page, second).Locator(".cancel-form button").ClickAsync(),
+            r => r.Url.EndsWith($"/jobs/{second}/cancel", StringComparison.Ordinal));
+        if (cancelled.Status != 302)
+        {
+            throw new ShouldAssertException($"the cancel answered {cancelled.Status}: {await cancelled.TextAsync()}");
+        }
+        await page.WaitForURLAsync(url => url.Contains("notice=", StringComparison.Ordinal));
         (await page.Locator("#notice").InnerTextAsync()).ShouldBe($"Job {second} is stopping.");
         await WaitForStatusAsync(s, page, second, "cancelled");
         fake.Release();
