@@ -69,9 +69,11 @@ public sealed class JobsPageTests(BrowserFixture fixture)
         (await Row(page, first).Locator(".cancel-form").CountAsync()).ShouldBe(0);
         await BrowserScenario.ScreenshotAsync(page, "jobs");
 
-        // A second generation waits on a slow model; Cancel stops it and nothing more is stored.
+        // A second generation (a third response each: the first two exist and would be skipped) waits on a slow model;
+        // Cancel stops it and nothing more is stored.
         fake.Hold();
         await page.Locator("#new-generation select[name='provider']").SelectOptionAsync(provider);
+        await page.Locator("#new-generation input[name='n']").FillAsync("3");
         await page.Locator("#new-generation button[type='submit']").ClickAsync();
         await page.Locator("#notice").WaitForAsync();
         var second = long.Parse((await page.Locator("#notice").InnerTextAsync())["Generation job ".Length..].Split(' ')[0],
