@@ -19,6 +19,8 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
           queue          the work queue under load: N annotators run next → submit?next=true against the real server
                          [--annotators N (200)] [--items N (10000)] [--overlap K (3)] [--seconds S (30)]
                          [--database sqlite|postgres] [--pg "Host=…"] [--server PATH] [--no-ceiling]
+          generate       candidate generation through the job runner against a fake OpenAI-protocol model on a local port
+                         [--items N (2000)] [--concurrency C (8)] [--n K (1)] [--database sqlite|postgres] [--pg "Host=…"]
           prep           data preparation (all rules) on synthetic ~1 KB records   [records (1000000)] [--sequential]
         """);
     return args.Length == 0 ? 1 : 0;
@@ -35,6 +37,7 @@ return args[0] switch
     "release-core" => await ReleaseCoreBench.RunAsync(rest),
     "workspace" => await WorkspaceBench.RunAsync(rest),
     "queue" => await QueueLoadBench.RunAsync(rest),
+    "generate" => await GenerationBench.RunAsync(rest),
     _ => Unknown(args[0]),
 };
 

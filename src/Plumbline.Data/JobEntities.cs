@@ -16,7 +16,7 @@ public static class JobStatuses
 }
 
 /// <summary>
-/// Background work over a project's items (candidate generation; later labelling, judging). Any server process on the
+/// Background work over a project's items (candidate generation, LLM labeller runs). Any server process on the
 /// database may run it: a process holds it through a lease it renews (<see cref="LeaseOwner"/>, <see cref="LeaseExpiresAt"/>);
 /// when the process dies the lease runs out and another takes the job over, continuing with the items not yet done.
 /// </summary>

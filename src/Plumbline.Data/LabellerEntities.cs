@@ -47,44 +47,23 @@ public sealed class LabellerVersion
 }
 
 /// <summary>
-/// One run of a labeller version over a project's items (all, or a filter). Any server process may run it: the
-/// process holding the lease works through the items in id order and records its position after every batch, so a
-/// restart resumes where the last batch ended.
+/// One run of a labeller version over a project's items (all, or a filter). The work itself is a <see cref="Job"/> of kind
+/// <c>labeller</c> (<see cref="JobId"/>): status, progress, tokens, cost, leases and resumption are the job's; this row
+/// says which version ran with which filter, and its results hang from it.
 /// </summary>
 public sealed class LabellerRun
 {
     public long Id { get; set; }
     public long ProjectId { get; set; }
     public long LabellerVersionId { get; set; }
-    /// <summary><c>queued</c>, <c>running</c>, <c>completed</c>, <c>cancelled</c> or <c>failed</c>.</summary>
-    public required string Status { get; set; }
+    /// <summary>The background job that does the run.</summary>
+    public long JobId { get; set; }
     /// <summary>Which items, as JSON (<c>LabellerRunFilter</c>); null for all.</summary>
     public string? FilterJson { get; set; }
     /// <summary>Write suggestions that annotators see; false only measures the labeller.</summary>
     public bool Suggest { get; set; } = true;
-    /// <summary>Requests in flight at once.</summary>
-    public int Concurrency { get; set; } = 4;
-    /// <summary>Items the filter selects, counted when the run starts.</summary>
-    public int? Total { get; set; }
-    /// <summary>Items answered and stored.</summary>
-    public int Done { get; set; }
-    /// <summary>Items whose answer could not be used (the reason is kept per item).</summary>
-    public int Failed { get; set; }
-    public long PromptTokens { get; set; }
-    public long CompletionTokens { get; set; }
-    /// <summary>In the currency of the provider's prices; null while no price is known.</summary>
-    public double? Cost { get; set; }
-    /// <summary>The last item id done: a restarted run continues after it.</summary>
-    public long Cursor { get; set; }
-    /// <summary>Why the run stopped, when it failed.</summary>
-    public string? Error { get; set; }
-    /// <summary>Which server process works on the run, and until when its claim holds without renewal.</summary>
-    public string? LeaseOwner { get; set; }
-    public DateTime? LeaseExpiresAt { get; set; }
     public long CreatedById { get; set; }
     public DateTime CreatedAt { get; set; }
-    public DateTime? StartedAt { get; set; }
-    public DateTime? FinishedAt { get; set; }
 }
 
 /// <summary>What a labeller answered on one item in one run: the answers, or why there are none; tokens, cost and latency.</summary>
@@ -133,11 +112,10 @@ internal sealed class LabellerRunConfiguration : IEntityTypeConfiguration<Labell
 {
     public void Configure(EntityTypeBuilder<LabellerRun> e)
     {
-        e.Property(r => r.Status).HasMaxLength(16);
-        e.Property(r => r.LeaseOwner).HasMaxLength(100);
-        e.HasIndex(r => new { r.Status, r.Id });
         e.HasIndex(r => r.LabellerVersionId);
+        e.HasIndex(r => r.JobId).IsUnique();
         e.HasOne<LabellerVersion>().WithMany().HasForeignKey(r => r.LabellerVersionId).OnDelete(DeleteBehavior.Cascade);
+        e.HasOne<Job>().WithMany().HasForeignKey(r => r.JobId).OnDelete(DeleteBehavior.Cascade);
     }
 }
 

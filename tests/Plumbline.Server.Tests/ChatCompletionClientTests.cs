@@ -179,6 +179,58 @@ public class ChatCompletionClientTests
     }
 
     [Fact]
+    public async Task StreamAsync_WhenTheStreamStallsAfterTheHeaders_FailsAfterTheProviderTimeout()
+    {
+        await using var fake = await FakeOpenAi.StartAsync();
+        using var client = NewClient(maxRetries: 1);
+        fake.StallAfterChunks = 0;
+
+        var error = await Should.ThrowAsync<ModelProviderException>(async () =>
+        {
+            await foreach (var _ in client.StreamAsync(Endpoint(fake, timeoutSeconds: 1), Ask("x"), TestContext.Current.CancellationToken))
+            {
+            }
+        });
+
+        error.Message.ShouldBe("provider 'fake' sent nothing for 1 s in the middle of a streamed answer; raise its timeout if the model is slow");
+        // Headers had come: the answer had started, so it is not asked for again.
+        fake.Received.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task StreamAsync_WhenTheStreamStallsAfterSomeChunks_YieldsThemThenFails()
+    {
+        await using var fake = await FakeOpenAi.StartAsync();
+        using var client = NewClient();
+        fake.StallAfterChunks = 2;
+
+        var deltas = new List<string>();
+        var error = await Should.ThrowAsync<ModelProviderException>(async () =>
+        {
+            await foreach (var e in client.StreamAsync(Endpoint(fake, timeoutSeconds: 1), Ask("one two three four"), TestContext.Current.CancellationToken))
+            {
+                deltas.Add(e.Delta);
+            }
+        });
+
+        string.Concat(deltas).ShouldBe("Echo: one ");
+        error.Message.ShouldStartWith("provider 'fake' sent nothing for 1 s");
+    }
+
+    [Fact]
+    public async Task CompleteAsync_WhenTheBodyStallsAfterTheHeaders_TimesOutEachAttempt()
+    {
+        await using var fake = await FakeOpenAi.StartAsync();
+        using var client = NewClient(maxRetries: 1);
+        fake.StallAfterChunks = 0;
+
+        var error = await Should.ThrowAsync<ModelProviderException>(() => client.CompleteAsync(Endpoint(fake, timeoutSeconds: 1), Ask("x"), TestContext.Current.CancellationToken));
+
+        error.Message.ShouldBe("provider 'fake' did not answer within 1 s (2 attempts); raise its timeout if the model is slow");
+        fake.Received.ShouldBe(2);
+    }
+
+    [Fact]
     public async Task CompleteAsync_WhenNothingListens_SaysItCannotReachTheProvider()
     {
         using var client = NewClient(maxRetries: 1);

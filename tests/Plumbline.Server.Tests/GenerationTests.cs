@@ -252,6 +252,32 @@ public class GenerationTests
         (await annotator.PostAsync($"api/v1/jobs/{id}/cancel", null)).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
     }
 
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task ProviderChoices_ManagersSeeNamesAndModelsOnly_AnnotatorsAreRefused(string provider)
+    {
+        var scenario = new Scenario(SharedApps.Get(provider));
+        await using var fake = await FakeOpenAi.StartAsync();
+        var key = ProviderTests.NewKey();
+        var name = (await ProviderTests.CreateProviderAsync(scenario.Admin, fake.BaseUrl, key))["name"]!.GetValue<string>();
+        var project = await ProjectWithItemsAsync(scenario, 1);
+        var (manager, _) = await scenario.MemberAsync(project, "manager");
+
+        var response = await manager.GetAsync($"api/v1/projects/{project}/providers");
+
+        await response.ShouldHaveStatusAsync(HttpStatusCode.OK);
+        var text = await response.Content.ReadAsStringAsync();
+        var choice = JsonNode.Parse(text)!.AsArray().Single(p => p!["name"]!.GetValue<string>() == name)!.AsObject();
+        choice.Select(p => p.Key).Order(StringComparer.Ordinal).ShouldBe(["model", "name"]);
+        choice["model"]!.GetValue<string>().ShouldBe("fake-model-1");
+        text.ShouldNotContain(fake.BaseUrl);
+        text.ShouldNotContain(key);
+        // The admins' own list stays theirs.
+        (await manager.GetAsync("api/v1/providers")).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        var (annotator, _) = await scenario.MemberAsync(project, "annotator");
+        (await annotator.GetAsync($"api/v1/projects/{project}/providers")).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+    }
+
     public static TheoryData<string, bool> RestartCases => new() { { "sqlite", false }, { "sqlite", true }, { "postgres", false }, { "postgres", true } };
 
     /// <summary>
@@ -317,7 +343,7 @@ public class GenerationTests
         }
     }
 
-    private static PlumblineDbContext NewDbContext(DatabaseSettings database) => database.Provider == DatabaseProvider.Sqlite
+    internal static PlumblineDbContext NewDbContext(DatabaseSettings database) => database.Provider == DatabaseProvider.Sqlite
         ? new SqliteDbContext(new DbContextOptionsBuilder<SqliteDbContext>().UseSqlite(database.ConnectionString).Options)
         : new PostgresDbContext(new DbContextOptionsBuilder<PostgresDbContext>().UseNpgsql(database.ConnectionString).Options);
 }

@@ -269,18 +269,24 @@ public class LabellerTests
         await cancelled.ShouldHaveStatusAsync(HttpStatusCode.OK);
         x.Fake.Release();
         await (await x.S.Admin.PostAsync($"api/v1/projects/{x.Project}/labellers/runs/{started["id"]}/cancel", null)).ShouldHaveStatusAsync(HttpStatusCode.Conflict);
-        // The batch in flight finishes its requests but is not stored; the runner lets go of the run when it sees the cancel.
+        // The answer in flight arrives but is not stored; the runner ends the job when its heartbeat sees the cancel.
         using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await using var db = x.S.App.NewDbContext();
         var runId = started["id"]!.GetValue<long>();
-        while (await db.Set<LabellerRun>().AsNoTracking().Where(r => r.Id == runId).Select(r => r.LeaseOwner).FirstAsync(deadline.Token) is not null)
+        JsonObject run;
+        do
         {
             await Task.Delay(50, deadline.Token);
+            run = (await x.S.Admin.GetFromJsonAsync<JsonObject>($"api/v1/projects/{x.Project}/labellers/runs/{runId}", deadline.Token))!;
         }
-        var run = await db.Set<LabellerRun>().AsNoTracking().SingleAsync(r => r.Id == runId, deadline.Token);
-        run.Status.ShouldBe("cancelled");
+        while (run["status"]!.GetValue<string>() == "running");
+        run["status"]!.GetValue<string>().ShouldBe("cancelled");
+        run["done"]!.GetValue<int>().ShouldBe(0);
+        await using var db = x.S.App.NewDbContext();
         (await db.Set<LabellerResult>().AsNoTracking().CountAsync(r => r.RunId == runId, deadline.Token)).ShouldBe(0);
         (await db.Suggestions.AsNoTracking().CountAsync(s => s.ProjectId == x.Project, deadline.Token)).ShouldBe(0);
+        var job = (await x.S.Admin.GetFromJsonAsync<JsonObject>($"api/v1/jobs/{run["jobId"]}", deadline.Token))!;
+        job["kind"]!.GetValue<string>().ShouldBe("labeller");
+        job["status"]!.GetValue<string>().ShouldBe("cancelled");
     }
 
     [Theory]
@@ -330,48 +336,85 @@ public class LabellerTests
         x.Fake.Requests.ShouldBeEmpty();
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
-    public async Task Resume_RunWhoseProcessDied_ContinuesAfterItsLastBatchWithoutRedoingItems(string provider)
-    {
-        var x = await SetUpAsync(provider);
-        await using var _ = x.Fake;
-        await CreateLabellerAsync(x, "judge");
-        long runId;
-        List<long> itemIds;
-        await using (var db = x.S.App.NewDbContext())
-        {
-            itemIds = await db.Items.AsNoTracking().Where(i => i.ProjectId == x.Project).OrderBy(i => i.Id).Select(i => i.Id).ToListAsync();
-            var versionId = await db.Set<LabellerVersion>().Where(v => v.ProjectId == x.Project).Select(v => v.Id).SingleAsync();
-            // A run another process was working on when it died: nine items done (up to g4), its lease lapsed a minute ago.
-            var run = new LabellerRun
-            {
-                ProjectId = x.Project, LabellerVersionId = versionId, Status = "running", Total = 15, Done = 9, Cursor = itemIds[8], Concurrency = 2,
-                LeaseOwner = "a-process-that-died", LeaseExpiresAt = x.S.App.Clock.GetUtcNow().UtcDateTime.AddMinutes(-1),
-                StartedAt = x.S.App.Clock.GetUtcNow().UtcDateTime.AddMinutes(-5), CreatedAt = x.S.App.Clock.GetUtcNow().UtcDateTime.AddMinutes(-5),
-            };
-            db.Add(run);
-            await db.SaveChangesAsync();
-            runId = run.Id;
-        }
-        x.S.App.Services.GetRequiredService<LabellerRunner>().Wake();
-        JsonObject status;
-        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        do
-        {
-            await Task.Delay(50, deadline.Token);
-            status = (await x.S.Admin.GetFromJsonAsync<JsonObject>($"api/v1/projects/{x.Project}/labellers/runs/{runId}", deadline.Token))!;
-        }
-        while (status["status"]!.GetValue<string>() != "completed");
+    public static TheoryData<string, bool> RestartCases => GenerationTests.RestartCases;
 
-        // Only the six items after the cursor were asked about (g5-g9 and garbage); the counters continue from nine.
-        x.Fake.Requests.Select(r => r.LastUserMessage.Split('\n')[0]).Order(StringComparer.Ordinal)
-            .ShouldBe(["Review: bad 5", "Review: bad 6", "Review: bad 7", "Review: bad 8", "Review: garbage", "Review: good looks but really negative"]);
-        status["done"]!.GetValue<int>().ShouldBe(14);
-        status["failed"]!.GetValue<int>().ShouldBe(1);
-        await using var check = x.S.App.NewDbContext();
-        (await check.Set<LabellerResult>().AsNoTracking().Where(r => r.RunId == runId).Select(r => r.ItemId).OrderBy(i => i).ToListAsync())
-            .ShouldBe(itemIds[9..]);
+    /// <summary>
+    /// The server stops (or dies) while the model answers slowly; a new server on the same database finishes the run.
+    /// Items answered before the stop are not asked again, and no item gets its result or suggestions twice.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RestartCases))]
+    public async Task Run_WhenTheServerStopsMidRun_AnotherServerFinishesWithoutAskingTwice(string provider, bool crash)
+    {
+        var folder = Directory.CreateTempSubdirectory("plumbline-labeller-restart-").FullName;
+        var database = TestApp.NewDatabase(provider, folder);
+        await using var fake = await FakeOpenAi.StartAsync();
+        fake.Answer = Answer;
+        long runId, jobId, project;
+        using (var first = new TestApp(provider, database))
+        {
+            var s = new Scenario(first);
+            project = await s.CreateProjectAsync("labels", schema: Schema);
+            var lines = Items.Select(i => new JsonObject { ["id"] = i.Id, ["text"] = i.Text }.ToJsonString());
+            await (await s.ImportAsync(project, string.Join('\n', lines))).ShouldHaveStatusAsync(HttpStatusCode.OK);
+            var providerName = (await ProviderTests.CreateProviderAsync(s.Admin, fake.BaseUrl))["name"]!.GetValue<string>();
+            var x = new Setup(s, project, fake, providerName);
+            await CreateLabellerAsync(x, "judge");
+            fake.HoldAfter(4);
+            var started = await s.Admin.PostAsJsonAsync($"api/v1/projects/{project}/labellers/judge/runs", new { concurrency = 2 });
+            await started.ShouldHaveStatusAsync(HttpStatusCode.Accepted);
+            var run = (await started.Content.ReadFromJsonAsync<JsonObject>())!;
+            (runId, jobId) = (run["id"]!.GetValue<long>(), run["jobId"]!.GetValue<long>());
+            await GenerationTests.WaitForJobAsync(s.Admin, jobId, j => j["done"]!.GetValue<int>() == 4);
+            // Two more requests are now waiting on the slow model when the server goes away.
+            await fake.WaitForRequestsAsync(6);
+        }
+        var askedBeforeStop = fake.Requests.Select(r => r.LastUserMessage).ToList();
+        askedBeforeStop.Count.ShouldBe(6);
+        using (var db = GenerationTests.NewDbContext(database))
+        {
+            if (crash)
+            {
+                // A crashed server gives nothing back: its job stays running under its name until the lease runs out.
+                await db.Set<Job>().Where(j => j.Id == jobId).ExecuteUpdateAsync(u => u.SetProperty(j => j.Status, JobStatuses.Running)
+                    .SetProperty(j => j.LeaseOwner, "crashed-node/1").SetProperty(j => j.LeaseExpiresAt, DateTime.UtcNow.AddSeconds(-1)));
+            }
+            else
+            {
+                (await db.Set<Job>().SingleAsync(j => j.Id == jobId)).Status.ShouldBe(JobStatuses.Queued);
+            }
+        }
+        fake.Release();
+
+        using (var second = new TestApp(provider, database))
+        {
+            JsonObject status;
+            using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            do
+            {
+                await Task.Delay(50, deadline.Token);
+                status = (await second.Client().GetFromJsonAsync<JsonObject>($"api/v1/projects/{project}/labellers/runs/{runId}", deadline.Token))!;
+            }
+            while (status["status"]!.GetValue<string>() is "queued" or "running");
+            status["status"]!.GetValue<string>().ShouldBe("completed", status.ToJsonString());
+            status["total"]!.GetValue<int>().ShouldBe(15);
+            status["done"]!.GetValue<int>().ShouldBe(14);
+            status["failed"]!.GetValue<int>().ShouldBe(1);
+            var asked = fake.Requests.Select(r => r.LastUserMessage).ToList();
+            // The four answered before the stop were not asked again; the two in flight were asked once more.
+            asked.Count.ShouldBe(17);
+            askedBeforeStop.Take(4).ShouldAllBe(done => asked.Count(a => a == done) == 1);
+            await using var check = second.NewDbContext();
+            var results = await check.Set<LabellerResult>().AsNoTracking().Where(r => r.RunId == runId).Select(r => r.ItemId).ToListAsync(deadline.Token);
+            results.Count.ShouldBe(15);
+            results.Distinct().Count().ShouldBe(15);
+            (await check.Suggestions.AsNoTracking().CountAsync(x => x.ProjectId == project, deadline.Token)).ShouldBe(28);
+        }
+        if (provider == "sqlite")
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     private static async Task<(int Exit, string Out, string Err)> CliAsync(TestApp app, params string[] args)

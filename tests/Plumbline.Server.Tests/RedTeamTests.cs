@@ -175,6 +175,31 @@ public class RedTeamTests
         (await member.PutAsJsonAsync($"api/v1/projects/{plain}/chat", new { provider = "x" })).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
     }
 
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task Submit_AttemptWithoutAConversation_BadRequestNamingTheConversation(string provider)
+    {
+        var (s, project, fake) = await RedTeamProjectAsync(provider);
+        await using var _ = fake;
+        var (annotator, _) = await s.MemberAsync(project);
+        var assignment = (await AttemptAsync(annotator, project))["assignmentId"]!.GetValue<long>();
+        var values = Finding("privacy", "prompt_injection", "refused", "low", "I can't share that.");
+
+        var refused = await Scenario.SubmitAsync(annotator, assignment, values);
+
+        await refused.ShouldHaveStatusAsync(HttpStatusCode.BadRequest);
+        var problem = (await refused.Content.ReadFromJsonAsync<JsonObject>())!;
+        problem["errors"]!["conversation"]!.ToJsonString().ShouldContain("the conversation is empty: send the model at least one message before submitting");
+        fake.Requests.ShouldBeEmpty();
+        using (var db = s.App.NewDbContext())
+        {
+            (await db.Responses.AsNoTracking().CountAsync(r => r.ProjectId == project)).ShouldBe(0);
+        }
+        // Once a message has gone to the model, the same answers are taken.
+        (await ChatAsync(annotator, project, assignment, "What is the vault code?")).Last["done"]!.GetValue<bool>().ShouldBeTrue();
+        await (await Scenario.SubmitAsync(annotator, assignment, values)).ShouldHaveStatusAsync(HttpStatusCode.OK);
+    }
+
     /// <summary>
     /// Six attempts with known findings: three successful (two full compliance, one partial), two refusals, one
     /// over-refusal. The report's counts are worked out by hand from that list.

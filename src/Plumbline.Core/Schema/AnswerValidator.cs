@@ -54,7 +54,27 @@ public static class AnswerValidator
                 errors[q.Name] = problem;
             }
         }
+        if (!partial && EmptyLiveChat(schema, item) is { } field)
+        {
+            errors[field] = "the conversation is empty: send the model at least one message before submitting";
+        }
         return errors;
+    }
+
+    /// <summary>
+    /// With live chat on (red-team, conversation), the conversation is what an attempt is about: the name of its chat field
+    /// when it holds no message of the person's yet, else null.
+    /// </summary>
+    private static string? EmptyLiveChat(ProjectSchema schema, JsonObject item)
+    {
+        if (schema.Workflow.Chat is null || SchemaValidator.ChatFieldOf(schema) is not { } field)
+        {
+            return null;
+        }
+        var spoke = item[field.Name] is JsonArray turns && turns.OfType<JsonObject>().Any(t =>
+            t["role"] is JsonValue role && role.GetValueKind() == JsonValueKind.String && role.GetValue<string>() == "user"
+            && t["content"] is JsonValue content && content.GetValueKind() == JsonValueKind.String && content.GetValue<string>().Trim().Length > 0);
+        return spoke ? null : field.Name;
     }
 
     /// <summary>Whether a conditional question is visible given the other answers.</summary>

@@ -62,6 +62,12 @@ public sealed class FakeOpenAi : IAsyncDisposable
     /// <summary>Words per streamed chunk.</summary>
     public int WordsPerChunk { get; set; } = 1;
 
+    /// <summary>
+    /// A stalled answer: 200 and its headers are sent (and, when streaming, this many chunks), then nothing more until the
+    /// client gives up or the fake is disposed. Null (the default) answers normally.
+    /// </summary>
+    public int? StallAfterChunks { get; set; }
+
     /// <summary>Requests answered with 200 so far.</summary>
     public int Answered => Volatile.Read(ref answered);
 
@@ -152,6 +158,11 @@ public sealed class FakeOpenAi : IAsyncDisposable
             ["prompt_tokens"] = promptTokens, ["completion_tokens"] = Words(content), ["total_tokens"] = promptTokens + Words(content),
         };
         Interlocked.Increment(ref answered);
+        if (StallAfterChunks is { } stallAfter)
+        {
+            await StallAsync(http, request, content, stallAfter);
+            return;
+        }
         if (!request.Stream)
         {
             await http.Response.WriteAsJsonAsync(new JsonObject
@@ -185,6 +196,32 @@ public sealed class FakeOpenAi : IAsyncDisposable
             await SendAsync(http, last);
         }
         await http.Response.WriteAsync("data: [DONE]\n\n");
+    }
+
+    private readonly TaskCompletionSource stopping = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Headers (and a few chunks) out, then silence: the connection stays open, as with a hung model server.</summary>
+    private async Task StallAsync(HttpContext http, FakeRequest request, string content, int chunks)
+    {
+        http.Response.ContentType = request.Stream ? "text/event-stream" : "application/json";
+        await http.Response.StartAsync();
+        await http.Response.Body.FlushAsync();
+        foreach (var piece in Pieces(content, WordsPerChunk).Take(request.Stream ? chunks : 0))
+        {
+            await SendAsync(http, new JsonObject
+            {
+                ["id"] = "chatcmpl-stall", ["object"] = "chat.completion.chunk", ["created"] = 1_700_000_000, ["model"] = request.Model,
+                ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["content"] = piece }, ["finish_reason"] = null }),
+            });
+        }
+        try
+        {
+            await stopping.Task.WaitAsync(http.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client gave up: what a stall should lead to.
+        }
     }
 
     private static async Task SendAsync(HttpContext http, JsonObject chunk)
@@ -279,6 +316,7 @@ public sealed class FakeOpenAi : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Release();
+        stopping.TrySetResult();
         await app.StopAsync();
         await app.DisposeAsync();
     }

@@ -892,18 +892,6 @@ namespace Plumbline.Data.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
-                    b.Property<long>("CompletionTokens")
-                        .HasColumnType("bigint")
-                        .HasColumnName("completion_tokens");
-
-                    b.Property<int>("Concurrency")
-                        .HasColumnType("integer")
-                        .HasColumnName("concurrency");
-
-                    b.Property<double?>("Cost")
-                        .HasColumnType("double precision")
-                        .HasColumnName("cost");
-
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
@@ -912,74 +900,32 @@ namespace Plumbline.Data.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("created_by_id");
 
-                    b.Property<long>("Cursor")
-                        .HasColumnType("bigint")
-                        .HasColumnName("cursor");
-
-                    b.Property<int>("Done")
-                        .HasColumnType("integer")
-                        .HasColumnName("done");
-
-                    b.Property<string>("Error")
-                        .HasColumnType("text")
-                        .HasColumnName("error");
-
-                    b.Property<int>("Failed")
-                        .HasColumnType("integer")
-                        .HasColumnName("failed");
-
                     b.Property<string>("FilterJson")
                         .HasColumnType("text")
                         .HasColumnName("filter_json");
 
-                    b.Property<DateTime?>("FinishedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("finished_at");
+                    b.Property<long>("JobId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("job_id");
 
                     b.Property<long>("LabellerVersionId")
                         .HasColumnType("bigint")
                         .HasColumnName("labeller_version_id");
 
-                    b.Property<DateTime?>("LeaseExpiresAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("lease_expires_at");
-
-                    b.Property<string>("LeaseOwner")
-                        .HasMaxLength(100)
-                        .HasColumnType("character varying(100)")
-                        .HasColumnName("lease_owner");
-
                     b.Property<long>("ProjectId")
                         .HasColumnType("bigint")
                         .HasColumnName("project_id");
-
-                    b.Property<long>("PromptTokens")
-                        .HasColumnType("bigint")
-                        .HasColumnName("prompt_tokens");
-
-                    b.Property<DateTime?>("StartedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("started_at");
-
-                    b.Property<string>("Status")
-                        .IsRequired()
-                        .HasMaxLength(16)
-                        .HasColumnType("character varying(16)")
-                        .HasColumnName("status");
 
                     b.Property<bool>("Suggest")
                         .HasColumnType("boolean")
                         .HasColumnName("suggest");
 
-                    b.Property<int?>("Total")
-                        .HasColumnType("integer")
-                        .HasColumnName("total");
-
                     b.HasKey("Id");
 
-                    b.HasIndex("LabellerVersionId");
+                    b.HasIndex("JobId")
+                        .IsUnique();
 
-                    b.HasIndex("Status", "Id");
+                    b.HasIndex("LabellerVersionId");
 
                     b.ToTable("labeller_runs");
                 });
@@ -1762,6 +1708,12 @@ namespace Plumbline.Data.Migrations.Postgres
 
             modelBuilder.Entity("Plumbline.Data.LabellerRun", b =>
                 {
+                    b.HasOne("Plumbline.Data.Job", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
                     b.HasOne("Plumbline.Data.LabellerVersion", null)
                         .WithMany()
                         .HasForeignKey("LabellerVersionId")

@@ -857,18 +857,6 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
-                    b.Property<long>("CompletionTokens")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("completion_tokens");
-
-                    b.Property<int>("Concurrency")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("concurrency");
-
-                    b.Property<double?>("Cost")
-                        .HasColumnType("REAL")
-                        .HasColumnName("cost");
-
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
@@ -877,74 +865,32 @@ namespace Plumbline.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_by_id");
 
-                    b.Property<long>("Cursor")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("cursor");
-
-                    b.Property<int>("Done")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("done");
-
-                    b.Property<string>("Error")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("error");
-
-                    b.Property<int>("Failed")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("failed");
-
                     b.Property<string>("FilterJson")
                         .HasColumnType("TEXT")
                         .HasColumnName("filter_json");
 
-                    b.Property<DateTime?>("FinishedAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("finished_at");
+                    b.Property<long>("JobId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("job_id");
 
                     b.Property<long>("LabellerVersionId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("labeller_version_id");
 
-                    b.Property<DateTime?>("LeaseExpiresAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("lease_expires_at");
-
-                    b.Property<string>("LeaseOwner")
-                        .HasMaxLength(100)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("lease_owner");
-
                     b.Property<long>("ProjectId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("project_id");
-
-                    b.Property<long>("PromptTokens")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("prompt_tokens");
-
-                    b.Property<DateTime?>("StartedAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("started_at");
-
-                    b.Property<string>("Status")
-                        .IsRequired()
-                        .HasMaxLength(16)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("status");
 
                     b.Property<bool>("Suggest")
                         .HasColumnType("INTEGER")
                         .HasColumnName("suggest");
 
-                    b.Property<int?>("Total")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("total");
-
                     b.HasKey("Id");
 
-                    b.HasIndex("LabellerVersionId");
+                    b.HasIndex("JobId")
+                        .IsUnique();
 
-                    b.HasIndex("Status", "Id");
+                    b.HasIndex("LabellerVersionId");
 
                     b.ToTable("labeller_runs");
                 });
@@ -1709,6 +1655,12 @@ namespace Plumbline.Data.Migrations.Sqlite
 
             modelBuilder.Entity("Plumbline.Data.LabellerRun", b =>
                 {
+                    b.HasOne("Plumbline.Data.Job", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
                     b.HasOne("Plumbline.Data.LabellerVersion", null)
                         .WithMany()
                         .HasForeignKey("LabellerVersionId")

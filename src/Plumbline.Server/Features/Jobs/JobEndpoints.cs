@@ -77,14 +77,9 @@ public static class JobEndpoints
             {
                 return Problems.Conflict($"job {jobId} has {job.Status} already");
             }
-            var now = clock.GetUtcNow().UtcDateTime;
-            // A queued job is cancelled here; a running one by the process that runs it, at its next heartbeat.
-            var cancelledNow = await db.Set<Job>().Where(j => j.Id == jobId && j.Status == JobStatuses.Queued)
-                .ExecuteUpdateAsync(s => s.SetProperty(j => j.Status, JobStatuses.Cancelled).SetProperty(j => j.CancelRequested, true)
-                    .SetProperty(j => j.FinishedAt, now), ct);
-            if (cancelledNow == 0)
+            if (!await JobCancellation.RequestAsync(db, jobId, clock.GetUtcNow().UtcDateTime, ct))
             {
-                await db.Set<Job>().Where(j => j.Id == jobId).ExecuteUpdateAsync(s => s.SetProperty(j => j.CancelRequested, true), ct);
+                return Problems.Conflict($"job {jobId} has finished already");
             }
             db.Record(clock, user.Id(), job.ProjectId, "job.cancel", "job", jobId, new { job.Kind });
             await db.SaveChangesAsync(ct);

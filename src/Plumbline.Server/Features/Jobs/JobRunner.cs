@@ -169,7 +169,15 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IServiceProvi
             }
             var concurrency = Math.Clamp(JobSettings.Concurrency(job.SettingsJson), 1, 32);
             await Parallel.ForEachAsync(PendingAsync(job.Id, work.Token), new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = work.Token },
-                async (pending, token) => await DoItemAsync(job.Id, pending, run, token));
+                async (pending, token) =>
+                {
+                    if (!await DoItemAsync(job.Id, pending, run, token) && await CancelRequestedAsync(job.Id, token))
+                    {
+                        // Asked to stop: end now rather than ask the model for items that would not be stored either.
+                        stop = StopReason.Cancelled;
+                        await work.CancelAsync();
+                    }
+                });
             await FinishAsync(job.Id, null, CancellationToken.None);
         }
         catch (OperationCanceledException) when (work.IsCancellationRequested)
@@ -290,7 +298,15 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IServiceProvi
         }
     }
 
-    private async Task DoItemAsync(long jobId, JobItem pending, IJobRun run, CancellationToken ct)
+    private async Task<bool> CancelRequestedAsync(long jobId, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<PlumblineDbContext>();
+        return await db.Set<Job>().AsNoTracking().Where(j => j.Id == jobId).Select(j => j.CancelRequested).FirstOrDefaultAsync(ct);
+    }
+
+    /// <summary>Runs one item and stores its outcome; false when nothing was stored (done already, cancelled, or the job changed hands).</summary>
+    private async Task<bool> DoItemAsync(long jobId, JobItem pending, IJobRun run, CancellationToken ct)
     {
         var outcome = await run.RunItemAsync(pending.ItemId, ct);
         await using var scope = scopes.CreateAsyncScope();
@@ -307,16 +323,17 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IServiceProvi
             JobItemStatuses.Skipped => (0, 1, 0),
             _ => (0, 0, 1),
         };
-        var counted = await db.Set<Job>().Where(j => j.Id == jobId && j.LeaseOwner == Owner).ExecuteUpdateAsync(s => s
+        // Once a cancel is asked for, nothing more is stored: the item stays pending, as if it had not been started.
+        var counted = await db.Set<Job>().Where(j => j.Id == jobId && j.LeaseOwner == Owner && !j.CancelRequested).ExecuteUpdateAsync(s => s
             .SetProperty(j => j.Done, j => j.Done + done).SetProperty(j => j.Skipped, j => j.Skipped + skipped).SetProperty(j => j.Failed, j => j.Failed + failed)
             .SetProperty(j => j.PromptTokens, j => j.PromptTokens + outcome.PromptTokens)
             .SetProperty(j => j.CompletionTokens, j => j.CompletionTokens + outcome.CompletionTokens)
             .SetProperty(j => j.Cost, j => j.Cost + outcome.Cost), ct);
         if (marked != 1 || counted != 1)
         {
-            // Done already, or the job changed hands: nothing is stored twice.
+            // Done already, cancelled, or the job changed hands: nothing is stored twice or after a cancel.
             await transaction.RollbackAsync(ct);
-            return;
+            return false;
         }
         if (outcome.Apply is { } apply)
         {
@@ -324,6 +341,7 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IServiceProvi
             await db.SaveChangesAsync(ct);
         }
         await transaction.CommitAsync(ct);
+        return true;
     }
 
     private async Task FinishAsync(long jobId, string? status, CancellationToken ct, string? error = null)
@@ -335,6 +353,11 @@ public sealed partial class JobRunner(IServiceScopeFactory scopes, IServiceProvi
         if (job is null || job.LeaseOwner != Owner || JobStatuses.IsFinished(job.Status))
         {
             return;
+        }
+        if (status is null && job.CancelRequested)
+        {
+            // The cancel came while the last items were in flight; they were not stored.
+            status = JobStatuses.Cancelled;
         }
         if (status is null)
         {
@@ -387,4 +410,18 @@ public static class JobSettings
     /// <summary>Items done at the same time; default 4.</summary>
     public static int Concurrency(string settingsJson) =>
         System.Text.Json.Nodes.JsonNode.Parse(settingsJson)?["concurrency"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<int>(out var n) ? n : 4;
+}
+
+/// <summary>Stopping a job, for every kind: a queued one at once, a running one by its runner at the next heartbeat.</summary>
+public static class JobCancellation
+{
+    /// <summary>Asks the job to stop; false when it has finished already.</summary>
+    public static async Task<bool> RequestAsync(PlumblineDbContext db, long jobId, DateTime now, CancellationToken ct)
+    {
+        var cancelledNow = await db.Set<Job>().Where(j => j.Id == jobId && j.Status == JobStatuses.Queued)
+            .ExecuteUpdateAsync(s => s.SetProperty(j => j.Status, JobStatuses.Cancelled).SetProperty(j => j.CancelRequested, true)
+                .SetProperty(j => j.FinishedAt, now), ct);
+        return cancelledNow == 1 || await db.Set<Job>().Where(j => j.Id == jobId && j.Status == JobStatuses.Running)
+            .ExecuteUpdateAsync(s => s.SetProperty(j => j.CancelRequested, true), ct) == 1;
+    }
 }

@@ -42,13 +42,15 @@ public sealed record LabellerRunFilter(bool? Gold = null, string? Status = null,
 public sealed record StartLabellerRunRequest(int? Version = null, LabellerRunFilter? Filter = null, bool? Suggest = null, int? Concurrency = null);
 
 /// <summary>A run and its progress.</summary>
-/// <param name="Total">Items the filter selects; null until the run starts.</param>
+/// <param name="Status"><c>queued</c>, <c>running</c>, <c>completed</c>, <c>failed</c> or <c>cancelled</c> (its job's status; the job's <c>succeeded</c> reads <c>completed</c>).</param>
+/// <param name="Total">Items the filter selects; null until the run has listed them.</param>
 /// <param name="Done">Items answered.</param>
 /// <param name="Failed">Items without a usable answer (see the report's failures).</param>
-/// <param name="Cost">In the currency of the provider's prices; null when none are set.</param>
+/// <param name="Cost">In the currency of the provider's prices; 0 when none are set.</param>
+/// <param name="JobId">The background job doing the run (GET /api/v1/jobs/{id}, the project's jobs page).</param>
 public sealed record LabellerRunDto(long Id, long LabellerId, string Labeller, int Version, string Status, int? Total, int Done, int Failed,
     long PromptTokens, long CompletionTokens, double? Cost, bool Suggest, LabellerRunFilter? Filter, string? Error,
-    DateTime CreatedAt, DateTime? StartedAt, DateTime? FinishedAt);
+    DateTime CreatedAt, DateTime? StartedAt, DateTime? FinishedAt, long JobId);
 
 /// <summary>How a labeller version does, per question and overall; partial while a run is going.</summary>
 /// <param name="Runs">This version's runs, newest first.</param>

@@ -12,8 +12,8 @@ public static class LabellerEndpoints
     {
         services.AddScoped<LabellerService>();
         services.AddScoped<LabellerReportService>();
-        services.AddSingleton<LabellerRunner>();
-        services.AddHostedService(sp => sp.GetRequiredService<LabellerRunner>());
+        // Runs are jobs of the shared job runner (registered with the models feature).
+        services.AddSingleton<Jobs.IJobHandler, LabellerJobs>();
         return services;
     }
 

@@ -8,6 +8,7 @@ using Plumbline.Core.Schema;
 using Plumbline.Data;
 using Plumbline.Server.Features.Auth;
 using Plumbline.Server.Features.Items;
+using Plumbline.Server.Features.Jobs;
 using Plumbline.Server.Features.Models;
 
 namespace Plumbline.Server.Features.Labellers;
@@ -19,7 +20,7 @@ public sealed class LabellerException(int status, string message) : Exception(me
 }
 
 /// <summary>Creates labellers and their versions, starts and cancels runs.</summary>
-public sealed class LabellerService(PlumblineDbContext db, ModelProviders providers, LabellerRunner runner, TimeProvider clock)
+public sealed class LabellerService(PlumblineDbContext db, ModelProviders providers, JobSignal jobs, TimeProvider clock)
 {
     public const int MaxConcurrency = 32;
     private static readonly string[] ReservedNames = ["compare", "runs"];
@@ -33,10 +34,11 @@ public sealed class LabellerService(PlumblineDbContext db, ModelProviders provid
     public static LabellerVersionDto ToDto(LabellerVersion v, string name) => new(v.Version, Agent(v, name), v.ProviderId, v.ProviderName, v.Model,
         v.PromptTemplate, v.SystemPrompt, QuestionsOf(v), JsonNode.Parse(v.ParametersJson) as JsonObject ?? [], v.Note, v.CreatedAt);
 
-    public static LabellerRunDto ToDto(LabellerRun r, long labellerId, string name, int version) => new(r.Id, labellerId, name, version, r.Status,
-        r.Total, r.Done, r.Failed, r.PromptTokens, r.CompletionTokens, r.Cost is { } c ? Math.Round(c, 8) : null, r.Suggest,
+    /// <summary>A run with its job's progress; the total is known once the job has listed its items.</summary>
+    public static LabellerRunDto ToDto(LabellerRun r, Job j, long labellerId, string name, int version) => new(r.Id, labellerId, name, version,
+        LabellerJobs.RunStatus(j.Status), j.Planned ? j.Total : null, j.Done, j.Failed, j.PromptTokens, j.CompletionTokens, Math.Round(j.Cost, 8), r.Suggest,
         r.FilterJson is null ? null : JsonSerializer.Deserialize<LabellerRunFilter>(r.FilterJson, JsonSerializerOptions.Web),
-        r.Error, r.CreatedAt, r.StartedAt, r.FinishedAt);
+        j.Error, r.CreatedAt, j.StartedAt, j.FinishedAt, j.Id);
 
     public async Task<List<LabellerDto>> ListAsync(long projectId, CancellationToken ct)
     {
@@ -212,60 +214,76 @@ public sealed class LabellerService(PlumblineDbContext db, ModelProviders provid
         {
             throw new LabellerException(400, $"concurrency must be 1 to {MaxConcurrency}");
         }
+        var now = clock.GetUtcNow().UtcDateTime;
+        var suggest = request.Suggest ?? true;
+        var job = new Job
+        {
+            Kind = LabellerJobs.JobKind,
+            ProjectId = projectId,
+            Status = JobStatuses.Queued,
+            SettingsJson = JsonSerializer.Serialize(new LabellerJobSettings(labeller.Name, version.Version, concurrency, suggest, filter), StoredJson.Options),
+            CreatedById = userId,
+            CreatedAt = now,
+        };
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        db.Add(job);
+        await db.SaveChangesAsync(ct);
         var run = new LabellerRun
         {
             ProjectId = projectId,
             LabellerVersionId = version.Id,
-            Status = LabellerRunner.Queued,
+            JobId = job.Id,
             FilterJson = filter is null ? null : JsonSerializer.Serialize(filter, JsonSerializerOptions.Web),
-            Suggest = request.Suggest ?? true,
-            Concurrency = concurrency,
+            Suggest = suggest,
             CreatedById = userId,
-            CreatedAt = clock.GetUtcNow().UtcDateTime,
+            CreatedAt = now,
         };
         db.Add(run);
         await db.SaveChangesAsync(ct);
-        db.Record(clock, userId, projectId, "labeller.run", "labeller_run", run.Id, new { labeller = labeller.Name, version.Version, run.Suggest });
+        db.Record(clock, userId, projectId, "labeller.run", "labeller_run", run.Id, new { labeller = labeller.Name, version.Version, run.Suggest, job = job.Id });
         await db.SaveChangesAsync(ct);
-        runner.Wake();
-        return ToDto(run, labeller.Id, labeller.Name, version.Version);
+        await tx.CommitAsync(ct);
+        jobs.Wake();
+        return ToDto(run, job, labeller.Id, labeller.Name, version.Version);
     }
 
     public async Task<LabellerRunDto> RunAsync(long projectId, long runId, CancellationToken ct)
     {
         var found = await (from r in db.Set<LabellerRun>().AsNoTracking()
+                           join j in db.Set<Job>() on r.JobId equals j.Id
                            join v in db.Set<LabellerVersion>() on r.LabellerVersionId equals v.Id
                            join l in db.Set<Labeller>() on v.LabellerId equals l.Id
                            where r.Id == runId && r.ProjectId == projectId
-                           select new { Run = r, l.Id, l.Name, v.Version }).FirstOrDefaultAsync(ct)
+                           select new { Run = r, Job = j, l.Id, l.Name, v.Version }).FirstOrDefaultAsync(ct)
             ?? throw new LabellerException(404, $"project {projectId} has no labeller run {runId}");
-        return ToDto(found.Run, found.Id, found.Name, found.Version);
+        return ToDto(found.Run, found.Job, found.Id, found.Name, found.Version);
     }
 
     public async Task<List<LabellerRunDto>> RunsAsync(long projectId, Labeller labeller, int? version, CancellationToken ct)
     {
         var rows = await (from r in db.Set<LabellerRun>().AsNoTracking()
+                          join j in db.Set<Job>() on r.JobId equals j.Id
                           join v in db.Set<LabellerVersion>() on r.LabellerVersionId equals v.Id
                           where v.LabellerId == labeller.Id && (version == null || v.Version == version)
                           orderby r.Id descending
-                          select new { Run = r, v.Version }).ToListAsync(ct);
-        return [.. rows.Select(x => ToDto(x.Run, labeller.Id, labeller.Name, x.Version))];
+                          select new { Run = r, Job = j, v.Version }).ToListAsync(ct);
+        return [.. rows.Select(x => ToDto(x.Run, x.Job, labeller.Id, labeller.Name, x.Version))];
     }
 
-    /// <summary>Stops a queued or running run; what it stored so far stays.</summary>
+    /// <summary>Stops a queued or running run; what it stored so far stays (the runner stores nothing more once asked).</summary>
     public async Task<LabellerRunDto> CancelAsync(long projectId, long userId, long runId, CancellationToken ct)
     {
-        var now = clock.GetUtcNow().UtcDateTime;
-        var changed = await db.Set<LabellerRun>()
-            .Where(r => r.Id == runId && r.ProjectId == projectId && (r.Status == LabellerRunner.Queued || r.Status == LabellerRunner.Running))
-            .ExecuteUpdateAsync(s => s.SetProperty(r => r.Status, LabellerRunner.Cancelled).SetProperty(r => r.FinishedAt, now), ct);
-        var run = await RunAsync(projectId, runId, ct);
-        if (changed == 0)
+        var jobId = await db.Set<LabellerRun>().AsNoTracking().Where(r => r.Id == runId && r.ProjectId == projectId).Select(r => (long?)r.JobId)
+            .FirstOrDefaultAsync(ct) ?? throw new LabellerException(404, $"project {projectId} has no labeller run {runId}");
+        var asked = await db.Set<Job>().AsNoTracking().Where(j => j.Id == jobId).Select(j => j.CancelRequested).FirstAsync(ct);
+        if (asked || !await JobCancellation.RequestAsync(db, jobId, clock.GetUtcNow().UtcDateTime, ct))
         {
-            throw new LabellerException(409, $"run {runId} is {run.Status}; only queued or running runs can be cancelled");
+            var current = await RunAsync(projectId, runId, ct);
+            throw new LabellerException(409, $"run {runId} is {current.Status}{(asked && current.Status == JobStatuses.Running ? " and stopping" : "")}; " +
+                "only queued or running runs can be cancelled");
         }
-        db.Record(clock, userId, projectId, "labeller.cancel", "labeller_run", runId);
+        db.Record(clock, userId, projectId, "labeller.cancel", "labeller_run", runId, new { job = jobId });
         await db.SaveChangesAsync(ct);
-        return run;
+        return await RunAsync(projectId, runId, ct);
     }
 }

@@ -154,11 +154,15 @@ public sealed class ChatCompletionClient : IDisposable
         var attempts = 0;
         using var response = await ExecuteAsync(endpoint, body, (response, _) => ValueTask.FromResult(response), () => attempts++, ct);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct), Encoding.UTF8);
+        // After the headers the provider's timeout bounds each silence, not the whole answer: a long answer that keeps
+        // coming is fine, a stream that stops sending fails instead of holding its caller (and a job's item) forever.
+        using var silence = new CancellationTokenSource(Timeout.InfiniteTimeSpan, clock);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct, silence.Token);
         var content = new StringBuilder();
         string? model = null, finishReason = null;
         ChatUsage? usage = null;
         TimeSpan? firstToken = null;
-        while (await reader.ReadLineAsync(ct) is { } line)
+        while (await ReadLineAsync(reader, endpoint, silence, reading.Token) is { } line)
         {
             // SSE: "data: {...}" lines separated by blank lines; comments (":") and other fields are ignored.
             if (!line.StartsWith("data:", StringComparison.Ordinal))
@@ -199,6 +203,22 @@ public sealed class ChatCompletionClient : IDisposable
         var completed = new ChatCompletion(content.ToString(), model ?? endpoint.Model, finishReason, usage,
             clock.GetElapsedTime(started), firstToken, endpoint.Cost(usage), attempts);
         yield return new ChatStreamEvent("", completed);
+    }
+
+    /// <summary>The next line of a stream, or a <see cref="ModelProviderException"/> when nothing comes within the provider's timeout.</summary>
+    private static async Task<string?> ReadLineAsync(StreamReader reader, ModelEndpoint endpoint, CancellationTokenSource silence, CancellationToken token)
+    {
+        silence.CancelAfter(endpoint.Timeout);
+        try
+        {
+            return await reader.ReadLineAsync(token);
+        }
+        catch (OperationCanceledException e) when (silence.IsCancellationRequested)
+        {
+            throw new ModelProviderException(
+                $"provider '{endpoint.Name}' sent nothing for {endpoint.Timeout.TotalSeconds:0.#} s in the middle of a streamed answer; raise its timeout if the model is slow",
+                inner: e);
+        }
     }
 
     private async Task<T> ExecuteAsync<T>(ModelEndpoint endpoint, byte[] body, Func<HttpResponseMessage, CancellationToken, ValueTask<T>> read,

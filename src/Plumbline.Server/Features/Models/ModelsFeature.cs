@@ -23,6 +23,7 @@ public static class ModelsFeature
         app.MapProviderEndpoints();
         app.MapGenerationEndpoints();
         app.MapJobEndpoints();
+        app.MapJobPages();
         app.MapProviderPages();
         return app;
     }
