@@ -84,6 +84,55 @@ public static class ItemConsensus
         };
     }
 
+    /// <summary>
+    /// The consensus of <paramref name="question"/> when an expert decided it: the decided value (read as one answer
+    /// with the same method), confidence 1, marked <see cref="QuestionConsensus.Decided"/>, with the annotators' votes
+    /// and answer count from <paramref name="computed"/> where there is one. Null when the question is not aggregated
+    /// or the decided value does not fit it (the decision endpoint validates, so only a later schema change does that).
+    /// </summary>
+    public static QuestionConsensus? Decide(ProjectSchema schema, QuestionDefinition question, JsonObject fields,
+        QuestionConsensus? computed, JsonNode? decided, string method)
+    {
+        var expert = new ReleaseAnswer(0, "", 0, new JsonObject { [question.Name] = decided?.DeepClone() });
+        if (Compute(schema, question, fields, [expert], method) is not { } d)
+        {
+            return null;
+        }
+        var answers = computed?.Answers ?? 0;
+        return d switch
+        {
+            LabelConsensus l => new LabelConsensus
+            {
+                Question = l.Question, Method = method, Answers = answers, Confidence = 1, Decided = true, Label = l.Label,
+                Votes = (computed as LabelConsensus)?.Votes ?? [],
+            },
+            MultiLabelConsensus m => new MultiLabelConsensus
+            {
+                Question = m.Question, Method = method, Answers = answers, Confidence = 1, Decided = true, Labels = m.Labels,
+                Shares = (computed as MultiLabelConsensus)?.Shares ?? [],
+            },
+            RatingConsensus r => new RatingConsensus
+            {
+                Question = r.Question, Method = method, Answers = answers, Confidence = 1, Decided = true, Value = r.Value, Min = r.Min, Max = r.Max,
+                Ratings = (computed as RatingConsensus)?.Ratings ?? [],
+            },
+            PreferenceConsensus p => new PreferenceConsensus
+            {
+                Question = p.Question, Method = method, Answers = answers, Confidence = 1, Decided = true, Choice = p.Choice, Chosen = p.Chosen,
+                Rejected = p.Rejected, Strength = p.Strength, Votes = (computed as PreferenceConsensus)?.Votes ?? [],
+            },
+            RankingConsensus k => new RankingConsensus
+            {
+                Question = k.Question, Method = method, Answers = answers, Confidence = 1, Decided = true, Order = k.Order, MeanRanks = k.MeanRanks,
+            },
+            TextConsensus t => new TextConsensus
+            {
+                Question = t.Question, Method = method, Answers = answers, Confidence = double.NaN, Decided = true, Texts = t.Texts,
+            },
+            _ => null,
+        };
+    }
+
     private static LabelConsensus? Label(QuestionDefinition q, IReadOnlyList<ReleaseAnswer> answers, string method)
     {
         var labels = q.Labels ?? [];

@@ -100,17 +100,26 @@ public sealed class ReleaseBuilder : IDisposable
         return (name, format, format.Name, false);
     }
 
-    /// <summary>Builds an item's consensus for every question from its answers, with the release's methods.</summary>
+    /// <summary>
+    /// Builds an item's consensus for every question from its answers, with the release's methods; where an expert
+    /// decided a question (<paramref name="decisions"/>, by question name), the decided value replaces the computed one.
+    /// </summary>
     public static Dictionary<string, QuestionConsensus> Consensus(ProjectSchema schema, IReadOnlyDictionary<string, string> methods,
-        JsonObject fields, IReadOnlyList<ReleaseAnswer> answers)
+        JsonObject fields, IReadOnlyList<ReleaseAnswer> answers, IReadOnlyDictionary<string, JsonNode?>? decisions = null)
     {
         var result = new Dictionary<string, QuestionConsensus>(StringComparer.Ordinal);
         foreach (var q in schema.Questions)
         {
             var method = methods.TryGetValue(q.Name, out var m) ? m : ConsensusMethods.Resolve(q, null);
-            if (ItemConsensus.Compute(schema, q, fields, answers, method) is { } c)
+            var computed = ItemConsensus.Compute(schema, q, fields, answers, method);
+            if (decisions is not null && decisions.TryGetValue(q.Name, out var decided)
+                && ItemConsensus.Decide(schema, q, fields, computed, decided, method) is { } d)
             {
-                result[q.Name] = c;
+                result[q.Name] = d;
+            }
+            else if (computed is not null)
+            {
+                result[q.Name] = computed;
             }
         }
         return result;

@@ -73,6 +73,11 @@ public abstract class QuestionConsensus
     /// (free text).
     /// </summary>
     public required double Confidence { get; init; }
+    /// <summary>
+    /// Whether an expert adjudicated this question on this item: the value is the expert's, the votes and answer
+    /// count stay the annotators'. The same rule as the quality report's per-item consensus.
+    /// </summary>
+    public bool Decided { get; init; }
 }
 
 /// <summary>Consensus of a <c>label</c> question: the winning label and the vote.</summary>

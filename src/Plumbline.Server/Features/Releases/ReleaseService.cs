@@ -229,7 +229,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                     var item = new ReleaseItem
                     {
                         ItemId = row.Id, ExternalId = row.ExternalId, Fields = fields, Metadata = row.Metadata, Answers = answers,
-                        Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, fields, answers),
+                        Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, fields, answers, row.Decisions),
                         Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
                     };
                     page.Add(item.Confidence < settings.MinConfidence ? new Entry(null, belowConfidence) : new Entry(item, null));
@@ -344,7 +344,8 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
 
     private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, JsonObject Values);
 
-    private sealed record ItemRow(long Id, string ExternalId, JsonObject Fields, JsonObject Metadata, List<AnswerRow> Answers);
+    private sealed record ItemRow(long Id, string ExternalId, JsonObject Fields, JsonObject Metadata, List<AnswerRow> Answers,
+        Dictionary<string, JsonNode?>? Decisions);
 
     /// <summary>
     /// Matching items in id order, a page at a time, each with its usable answers in response-id order: submitted,
@@ -373,6 +374,18 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             var reviews = await db.Reviews.AsNoTracking()
                 .Where(v => v.ProjectId == project.Id && db.Responses.Any(r => r.Id == v.ResponseId && r.ItemId >= first && r.ItemId <= last))
                 .OrderBy(v => v.Id).Select(v => new { v.ResponseId, v.Verdict, v.CorrectedValuesJson }).ToListAsync(ct);
+            // Experts' final answers override the consensus, as in QualityService.ItemConsensusAsync; a few per cent of
+            // items at most, read for the page's id range on the (item_id, question) index.
+            var decisions = new Dictionary<long, Dictionary<string, JsonNode?>>();
+            foreach (var d in await db.Set<ItemDecision>().AsNoTracking().Where(d => d.ItemId >= first && d.ItemId <= last)
+                .Select(d => new { d.ItemId, d.Question, d.ValueJson }).ToListAsync(ct))
+            {
+                if (!decisions.TryGetValue(d.ItemId, out var ofItem))
+                {
+                    decisions[d.ItemId] = ofItem = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+                }
+                ofItem[d.Question] = JsonNode.Parse(d.ValueJson);
+            }
             // The latest verdict on a response decides.
             var latest = new Dictionary<long, (string Verdict, string? Corrected)>();
             foreach (var v in reviews)
@@ -403,7 +416,8 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                     var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? review.Corrected : r.ValuesJson;
                     answers.Add(new AnswerRow(r.Id, r.UserId, r.GuidelineVersion, JsonNode.Parse(values) as JsonObject ?? []));
                 }
-                page.Add(new ItemRow(i.Id, i.ExternalId, answers.Count == 0 ? [] : JsonNode.Parse(i.FieldsJson)!.AsObject(), metadata, answers));
+                page.Add(new ItemRow(i.Id, i.ExternalId, answers.Count == 0 ? [] : JsonNode.Parse(i.FieldsJson)!.AsObject(), metadata, answers,
+                    decisions.GetValueOrDefault(i.Id)));
             }
             yield return (page, items.Count);
         }
