@@ -30,7 +30,7 @@ public static class ReleaseCoreBench
                 var answers = new List<ReleaseAnswer>(3);
                 for (var a = 0; a < 3; a++)
                 {
-                    answers.Add(new ReleaseAnswer(i * 3 + a, pseudonyms.Of(1001 + a), 1, JsonNode.Parse(rows[i].Answers[a])!.AsObject()));
+                    answers.Add(new ReleaseAnswer(i * 3 + a, pseudonyms.Of(1001 + a), 1, JsonNode.Parse(rows[i].Answers[a])!.AsObject(), rows[i].Answers[a]));
                 }
                 parse.Stop();
                 consensus.Start();
@@ -38,7 +38,10 @@ public static class ReleaseCoreBench
                 var split = splits.Of("item-" + i);
                 consensus.Stop();
                 write.Start();
-                builder.Add(new ReleaseItem { ItemId = i, ExternalId = "item-" + i, Fields = fields, Answers = answers, Consensus = c, Split = split });
+                builder.Add(new ReleaseItem
+                {
+                    ItemId = i, ExternalId = "item-" + i, Fields = fields, FieldsJson = rows[i].Fields, MetadataJson = "{}", Answers = answers, Consensus = c, Split = split,
+                });
                 write.Stop();
             }
             var complete = Stopwatch.StartNew();

@@ -217,15 +217,24 @@ public sealed class ReleaseBuilder : IDisposable
         contentBuffer.ResetWrittenCount();
         contentJson.Reset(contentBuffer);
         contentJson.WriteStartObject();
+        // Stored JSON text goes in as stored (it is valid JSON, written by this server): re-serialising the parsed trees
+        // was most of the index's cost, and the hash only has to change when the content does.
         contentJson.WritePropertyName("f");
-        item.Fields.WriteTo(contentJson);
+        WriteStored(item.FieldsJson, item.Fields);
         contentJson.WritePropertyName("m");
-        item.Metadata.WriteTo(contentJson);
+        if (item.MetadataJson is { } metadataJson)
+        {
+            contentJson.WriteRawValue(metadataJson, skipInputValidation: true);
+        }
+        else
+        {
+            item.Metadata.WriteTo(contentJson);
+        }
         contentJson.WriteStartArray("a");
         foreach (var a in item.Answers)
         {
             contentJson.WriteNumberValue(a.ResponseId);
-            a.Values.WriteTo(contentJson);
+            WriteStored(a.ValuesJson, a.Values);
         }
         contentJson.WriteEndArray();
         contentJson.WriteStartObject("c");
@@ -250,6 +259,18 @@ public sealed class ReleaseBuilder : IDisposable
         w.WriteString("sha256", Convert.ToHexStringLower(digest));
         w.WriteEndObject();
         index.EndRecord();
+    }
+
+    private void WriteStored(string? stored, JsonNode tree)
+    {
+        if (stored is not null)
+        {
+            contentJson.WriteRawValue(stored, skipInputValidation: true);
+        }
+        else
+        {
+            tree.WriteTo(contentJson);
+        }
     }
 
     private void Tally(ReleaseItem item)

@@ -225,10 +225,10 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                         continue;
                     }
                     var fields = row.Fields;
-                    var answers = row.Answers.Select(a => new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values)).ToList();
+                    var answers = row.Answers.Select(a => new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values, a.ValuesJson)).ToList();
                     var item = new ReleaseItem
                     {
-                        ItemId = row.Id, ExternalId = row.ExternalId, Fields = fields, Metadata = row.Metadata, Answers = answers,
+                        ItemId = row.Id, ExternalId = row.ExternalId, Fields = fields, FieldsJson = row.FieldsJson, MetadataJson = row.MetadataJson, Answers = answers,
                         Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, fields, answers, row.Decisions),
                         Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
                     };
@@ -342,85 +342,154 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
         return query.OrderBy(i => i.Id);
     }
 
-    private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, JsonObject Values);
+    private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, JsonObject Values, string ValuesJson);
 
-    private sealed record ItemRow(long Id, string ExternalId, JsonObject Fields, JsonObject Metadata, List<AnswerRow> Answers,
+    private sealed record ItemRow(long Id, string ExternalId, JsonObject Fields, string FieldsJson, string MetadataJson, List<AnswerRow> Answers,
         Dictionary<string, JsonNode?>? Decisions);
 
     /// <summary>
     /// Matching items in id order, a page at a time, each with its usable answers in response-id order: submitted,
-    /// not rejected by their latest review, a correction's values in place of the original.
+    /// not rejected by their latest review, a correction's values in place of the original; and the expert decisions
+    /// of the page's items. Plain ADO.NET on the context's connection: EF materialisation of four rows per item was a
+    /// large share of the build, and the stored JSON text is all the release needs.
     /// </summary>
     private async IAsyncEnumerable<(List<ItemRow> Page, int Scanned)> PagesAsync(Project project, ResolvedReleaseSettings settings,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
-        long after = 0;
-        while (true)
+        var connection = db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(ct);
+        try
         {
-            var items = await ItemQuery(project, settings, after)
-                .Select(i => new { i.Id, i.ExternalId, i.FieldsJson, i.MetadataJson }).Take(PageSize).ToListAsync(ct);
-            if (items.Count == 0)
+            var itemSql = "SELECT id, external_id, fields_json, metadata_json FROM items WHERE project_id = @project AND id > @after"
+                + (settings.Status == ResolvedReleaseSettings.StatusComplete ? " AND submitted_count >= @overlap" : "")
+                + (settings.ExcludeGold ? " AND gold_json IS NULL" : "")
+                + " ORDER BY id LIMIT " + PageSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await using var itemCommand = Command(connection, itemSql, "project", "after", "overlap");
+            itemCommand.Parameters[0].Value = project.Id;
+            itemCommand.Parameters[2].Value = (long)project.Overlap;
+            if (settings.Status != ResolvedReleaseSettings.StatusComplete)
             {
-                yield break;
+                itemCommand.Parameters.RemoveAt(2);
             }
-            long first = items[0].Id, last = items[^1].Id;
-            after = last;
-            // Only the item-id range in SQL, so both providers walk the (item_id, user_id) index; a condition on
-            // project and status would make SQLite pick the (project_id, status) index and scan the whole project.
-            var responses = await db.Responses.AsNoTracking()
-                .Where(r => r.ItemId >= first && r.ItemId <= last)
-                .OrderBy(r => r.ItemId).ThenBy(r => r.Id)
-                .Select(r => new { r.Id, r.ItemId, r.UserId, r.GuidelineVersion, r.Status, r.ValuesJson }).ToListAsync(ct);
-            var reviews = await db.Reviews.AsNoTracking()
-                .Where(v => v.ProjectId == project.Id && db.Responses.Any(r => r.Id == v.ResponseId && r.ItemId >= first && r.ItemId <= last))
-                .OrderBy(v => v.Id).Select(v => new { v.ResponseId, v.Verdict, v.CorrectedValuesJson }).ToListAsync(ct);
-            // Experts' final answers override the consensus, as in QualityService.ItemConsensusAsync; a few per cent of
-            // items at most, read for the page's id range on the (item_id, question) index.
-            var decisions = new Dictionary<long, Dictionary<string, JsonNode?>>();
-            foreach (var d in await db.Set<ItemDecision>().AsNoTracking().Where(d => d.ItemId >= first && d.ItemId <= last)
-                .Select(d => new { d.ItemId, d.Question, d.ValueJson }).ToListAsync(ct))
-            {
-                if (!decisions.TryGetValue(d.ItemId, out var ofItem))
-                {
-                    decisions[d.ItemId] = ofItem = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
-                }
-                ofItem[d.Question] = JsonNode.Parse(d.ValueJson);
-            }
-            // The latest verdict on a response decides.
+            // Only the item-id range, so both providers walk the (item_id, user_id) index; a condition on project and
+            // status would make SQLite pick the (project_id, status) index and scan the whole project.
+            await using var responseCommand = Command(connection,
+                "SELECT id, item_id, user_id, guideline_version, status, values_json FROM responses WHERE item_id >= @first AND item_id <= @last ORDER BY item_id, id",
+                "first", "last");
+            // CROSS JOIN keeps SQLite on the responses range first (then reviews by response id), whatever the review count.
+            await using var reviewCommand = Command(connection,
+                "SELECT v.response_id, v.verdict, v.corrected_values_json FROM responses r CROSS JOIN reviews v "
+                + "WHERE v.response_id = r.id AND r.item_id >= @first AND r.item_id <= @last ORDER BY v.id",
+                "first", "last");
+            // Experts' final answers override the consensus, as in QualityService.ItemConsensusAsync; read for the page's id
+            // range on the (item_id, question) index.
+            await using var decisionCommand = Command(connection,
+                "SELECT item_id, question, value_json FROM item_decisions WHERE item_id >= @first AND item_id <= @last", "first", "last");
+            var filter = settings.Metadata.Count > 0;
+            var items = new List<(long Id, string ExternalId, string Fields, string Metadata)>(PageSize);
             var latest = new Dictionary<long, (string Verdict, string? Corrected)>();
-            foreach (var v in reviews)
+            var decisions = new Dictionary<long, Dictionary<string, JsonNode?>>();
+            long after = 0;
+            while (true)
             {
-                latest[v.ResponseId] = (v.Verdict, v.CorrectedValuesJson);
-            }
-            var byItem = responses.ToLookup(r => r.ItemId);
-            var page = new List<ItemRow>(items.Count);
-            foreach (var i in items)
-            {
-                var metadata = JsonNode.Parse(i.MetadataJson) as JsonObject ?? [];
-                if (!MatchesMetadata(metadata, settings.Metadata))
+                items.Clear();
+                itemCommand.Parameters[1].Value = after;
+                await using (var reader = await itemCommand.ExecuteReaderAsync(ct))
                 {
-                    continue;
+                    while (await reader.ReadAsync(ct))
+                    {
+                        items.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+                    }
                 }
-                var answers = new List<AnswerRow>(3);
-                foreach (var r in byItem[i.Id])
+                if (items.Count == 0)
                 {
-                    if (r.Status != "submitted")
-                    {
-                        continue;
-                    }
-                    var reviewed = latest.TryGetValue(r.Id, out var review);
-                    if ((reviewed && review.Verdict == "reject") || (settings.OnlyReviewed && !reviewed))
-                    {
-                        continue;
-                    }
-                    var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? review.Corrected : r.ValuesJson;
-                    answers.Add(new AnswerRow(r.Id, r.UserId, r.GuidelineVersion, JsonNode.Parse(values) as JsonObject ?? []));
+                    yield break;
                 }
-                page.Add(new ItemRow(i.Id, i.ExternalId, answers.Count == 0 ? [] : JsonNode.Parse(i.FieldsJson)!.AsObject(), metadata, answers,
-                    decisions.GetValueOrDefault(i.Id)));
+                long first = items[0].Id, last = items[^1].Id;
+                after = last;
+                foreach (var command in new[] { responseCommand, reviewCommand, decisionCommand })
+                {
+                    command.Parameters[0].Value = first;
+                    command.Parameters[1].Value = last;
+                }
+                // The latest verdict on a response decides.
+                latest.Clear();
+                await using (var reader = await reviewCommand.ExecuteReaderAsync(ct))
+                {
+                    while (await reader.ReadAsync(ct))
+                    {
+                        latest[reader.GetInt64(0)] = (reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+                    }
+                }
+                decisions.Clear();
+                await using (var reader = await decisionCommand.ExecuteReaderAsync(ct))
+                {
+                    while (await reader.ReadAsync(ct))
+                    {
+                        var itemId = reader.GetInt64(0);
+                        if (!decisions.TryGetValue(itemId, out var ofItem))
+                        {
+                            decisions[itemId] = ofItem = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+                        }
+                        ofItem[reader.GetString(1)] = JsonNode.Parse(reader.GetString(2));
+                    }
+                }
+                var page = new List<ItemRow>(items.Count);
+                await using (var reader = await responseCommand.ExecuteReaderAsync(ct))
+                {
+                    // Responses come in item order: one merge pass over the two sorted lists.
+                    var hasRow = await reader.ReadAsync(ct);
+                    foreach (var i in items)
+                    {
+                        while (hasRow && reader.GetInt64(1) < i.Id)
+                        {
+                            hasRow = await reader.ReadAsync(ct);
+                        }
+                        var matches = !filter || MatchesMetadata(JsonNode.Parse(i.Metadata) as JsonObject ?? [], settings.Metadata);
+                        var answers = new List<AnswerRow>(3);
+                        for (; hasRow && reader.GetInt64(1) == i.Id; hasRow = await reader.ReadAsync(ct))
+                        {
+                            if (!matches || reader.GetString(4) != "submitted")
+                            {
+                                continue;
+                            }
+                            var id = reader.GetInt64(0);
+                            var reviewed = latest.TryGetValue(id, out var review);
+                            if ((reviewed && review.Verdict == "reject") || (settings.OnlyReviewed && !reviewed))
+                            {
+                                continue;
+                            }
+                            var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? review.Corrected : reader.GetString(5);
+                            answers.Add(new AnswerRow(id, reader.GetInt64(2), reader.GetInt32(3), JsonNode.Parse(values) as JsonObject ?? [], values));
+                        }
+                        if (matches)
+                        {
+                            page.Add(new ItemRow(i.Id, i.ExternalId, answers.Count == 0 ? [] : JsonNode.Parse(i.Fields)!.AsObject(), i.Fields, i.Metadata,
+                                answers, decisions.GetValueOrDefault(i.Id)));
+                        }
+                    }
+                }
+                yield return (page, items.Count);
             }
-            yield return (page, items.Count);
         }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private static System.Data.Common.DbCommand Command(System.Data.Common.DbConnection connection, string sql, params string[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            var p = command.CreateParameter();
+            p.ParameterName = "@" + name;
+            p.Value = 0L;
+            command.Parameters.Add(p);
+        }
+        return command;
     }
 
     private static bool MatchesMetadata(JsonObject metadata, SortedDictionary<string, string> wanted)
