@@ -104,10 +104,10 @@ public sealed class ReleaseBuilder : IDisposable
     /// Builds an item's consensus for every question from its answers, with the release's methods; where an expert
     /// decided a question (<paramref name="decisions"/>, by question name), the decided value replaces the computed one.
     /// </summary>
-    public static Dictionary<string, QuestionConsensus> Consensus(ProjectSchema schema, IReadOnlyDictionary<string, string> methods,
+    public static IReadOnlyDictionary<string, QuestionConsensus> Consensus(ProjectSchema schema, IReadOnlyDictionary<string, string> methods,
         JsonObject fields, IReadOnlyList<ReleaseAnswer> answers, IReadOnlyDictionary<string, JsonNode?>? decisions = null)
     {
-        var result = new Dictionary<string, QuestionConsensus>(StringComparer.Ordinal);
+        var result = new ConsensusSet(schema.Questions.Count);
         foreach (var q in schema.Questions)
         {
             var method = methods.TryGetValue(q.Name, out var m) ? m : ConsensusMethods.Resolve(q, null);
@@ -115,11 +115,11 @@ public sealed class ReleaseBuilder : IDisposable
             if (decisions is not null && decisions.TryGetValue(q.Name, out var decided)
                 && ItemConsensus.Decide(schema, q, fields, computed, decided, method) is { } d)
             {
-                result[q.Name] = d;
+                result.Add(q.Name, d);
             }
             else if (computed is not null)
             {
-                result[q.Name] = computed;
+                result.Add(q.Name, computed);
             }
         }
         return result;
