@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Plumbline.Core;
 using Plumbline.Core.Releases;
@@ -176,100 +175,52 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             return new FileStream(full, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.SequentialScan);
         });
         var total = System.Diagnostics.Stopwatch.StartNew();
-        var writing = new System.Diagnostics.Stopwatch();
         var noAnswers = settings.OnlyReviewed ? "no accepted or corrected answers" : "no submitted answers";
         var belowConfidence = "consensus confidence below " + settings.MinConfidence.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        // Two stages on the two cores: this task reads pages, parses them and computes consensus and splits; the writer
-        // task formats, hashes and writes. One writer taking pages in the order they were read keeps the bytes the same
-        // as a single pass; the bounded channel keeps at most a few pages in memory.
-        var pages = Channel.CreateBounded<List<Entry>>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var writer = Task.Run(async () =>
+        // One loop: read a page, then consensus, split and write item by item. A two-stage version (reading on one core,
+        // writing on the other) was measured at 1,000,000 items: its peak RSS was over the 300 MiB target (see
+        // docs/benchmarks.md, "Releases (issue 6)"), so the build stays on one thread and memory holds one page.
+        long read = 0;
+        await foreach (var (rows, scanned) in PagesAsync(project, settings, ct))
         {
-            try
+            foreach (var row in rows)
             {
-                await foreach (var page in pages.Reader.ReadAllAsync(stop.Token))
+                if (row.Answers.Count == 0)
                 {
-                    writing.Start();
-                    foreach (var entry in page)
-                    {
-                        if (entry.Item is { } item)
-                        {
-                            builder.Add(item);
-                        }
-                        else
-                        {
-                            builder.Skip(entry.Skipped!);
-                        }
-                    }
-                    writing.Stop();
+                    builder.Skip(noAnswers);
+                    continue;
+                }
+                var fields = row.Fields;
+                var answers = new List<ReleaseAnswer>(row.Answers.Count);
+                foreach (var a in row.Answers)
+                {
+                    answers.Add(new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values, a.ValuesJson));
+                }
+                var item = new ReleaseItem
+                {
+                    ItemId = row.Id, ExternalId = row.ExternalId, Fields = fields, FieldsJson = row.FieldsJson, MetadataJson = row.MetadataJson, Answers = answers,
+                    Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, fields, answers, row.Decisions),
+                    Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
+                };
+                if (item.Confidence < settings.MinConfidence)
+                {
+                    builder.Skip(belowConfidence);
+                }
+                else
+                {
+                    builder.Add(item);
                 }
             }
-            catch
-            {
-                await stop.CancelAsync();
-                throw;
-            }
-        }, CancellationToken.None);
-        try
-        {
-            long read = 0;
-            await foreach (var (rows, scanned) in PagesAsync(project, settings, stop.Token))
-            {
-                var page = new List<Entry>(rows.Count);
-                foreach (var row in rows)
-                {
-                    if (row.Answers.Count == 0)
-                    {
-                        page.Add(new Entry(null, noAnswers));
-                        continue;
-                    }
-                    var fields = row.Fields;
-                    var answers = row.Answers.Select(a => new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values, a.ValuesJson)).ToList();
-                    var item = new ReleaseItem
-                    {
-                        ItemId = row.Id, ExternalId = row.ExternalId, Fields = fields, FieldsJson = row.FieldsJson, MetadataJson = row.MetadataJson, Answers = answers,
-                        Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, fields, answers, row.Decisions),
-                        Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
-                    };
-                    page.Add(item.Confidence < settings.MinConfidence ? new Entry(null, belowConfidence) : new Entry(item, null));
-                }
-                await pages.Writer.WriteAsync(page, stop.Token);
-                read += scanned;
-                progress(read);
-            }
-            pages.Writer.Complete();
+            read += scanned;
+            progress(read);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            // Only a failed writer cancels on its own: awaiting it below throws what went wrong.
-        }
-        catch
-        {
-            pages.Writer.TryComplete();
-            await stop.CancelAsync();
-#pragma warning disable CA1031 // The reading failure is the one to report; the writer only stopped because of it.
-            try
-            {
-                await writer;
-            }
-            catch
-            {
-            }
-#pragma warning restore CA1031
-            throw;
-        }
-        await writer;
         builder.Complete(manifest);
         if (log.IsEnabled(LogLevel.Information))
         {
-            log.LogInformation("Release of project {Project}: {Items} items in {Seconds:0.0} s; the writer was busy {Writing:0.0} s of it",
-                project.Id, manifest.Counts.Items, total.Elapsed.TotalSeconds, writing.Elapsed.TotalSeconds);
+            log.LogInformation("Release of project {Project}: {Items} items in {Seconds:0.0} s",
+                project.Id, manifest.Counts.Items, total.Elapsed.TotalSeconds);
         }
     }
-
-    /// <summary>One item read for the writer: in the release, or left out for a reason.</summary>
-    private readonly record struct Entry(ReleaseItem? Item, string? Skipped);
 
     /// <summary>Pseudonyms under a salt derived from the project's secret and the settings, or e-mail addresses when asked.</summary>
     private async Task<Func<long, string>> AnnotatorNamesAsync(long projectId, ResolvedReleaseSettings settings, CancellationToken ct)
