@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Plumbline.Data;
+using Plumbline.Server.Features.Quality;
 
 namespace Plumbline.Server.Tests;
 
@@ -361,5 +363,57 @@ public class ReleaseTests
         Count("de").ShouldBe("3,1,1"); // 5 × 0.6 / 0.2 / 0.2
         all["manifest"]!["counts"]!["items"]!.GetValue<long>().ShouldBe(20);
         german["manifest"]!["counts"]!["items"]!.GetValue<long>().ShouldBe(5);
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Create_ExpertDecisionAndReviewerCorrections_ReleaseUsesTheirValues(string provider)
+    {
+        var (s, project, _) = await AnsweredPairsAsync(provider);
+        string bad0, bad1;
+        List<long> item1Responses;
+        await using (var db = s.App.NewDbContext())
+        {
+            string BadId(string externalId) => JsonNode.Parse(db.Items.Single(i => i.ProjectId == project && i.ExternalId == externalId).FieldsJson)!
+                ["candidates"]!.AsArray().First(c => c!["content"]!.GetValue<string>().StartsWith("Bad", StringComparison.Ordinal))!["id"]!.GetValue<string>();
+            bad0 = BadId("item-0");
+            bad1 = BadId("item-1");
+            var item1 = db.Items.Single(i => i.ProjectId == project && i.ExternalId == "item-1").Id;
+            item1Responses = [.. db.Responses.Where(r => r.ItemId == item1).OrderBy(r => r.Id).Select(r => r.Id)];
+        }
+        var (reviewer, _) = await s.MemberAsync(project, "reviewer");
+        // item-0 (2 of 3 for the good answer): an expert decides for the bad one.
+        await (await reviewer.PutAsJsonAsync($"api/v1/projects/{project}/items/item-0/decision",
+            new { question = "preference", value = new { choice = bad0 } })).ShouldHaveStatusAsync(HttpStatusCode.OK);
+        // item-1 (unanimous): a reviewer corrects two of the three answers, which turns the majority.
+        foreach (var id in item1Responses.Take(2))
+        {
+            await (await reviewer.PostAsJsonAsync($"api/v1/responses/{id}/review",
+                new { verdict = "correct", values = new { preference = new { choice = bad1, strength = 2 } } })).ShouldHaveStatusAsync(HttpStatusCode.OK);
+        }
+
+        await CreateAsync(s, project, new { formats = new[] { "trl-preference", "raw" }, split = new { validation = 0, test = 0 } });
+
+        var records = Lines(await DownloadAsync(s.Admin, project, 1, "trl-preference/train.jsonl"))
+            .ToDictionary(r => r["lineage"]!["external_id"]!.GetValue<string>());
+        records["item-0"]["chosen"]!.GetValue<string>().ShouldBe("Bad answer 0");
+        records["item-0"]["rejected"]!.GetValue<string>().ShouldBe("Good answer 0");
+        records["item-1"]["chosen"]!.GetValue<string>().ShouldBe("Bad answer 1");
+        records["item-2"]["chosen"]!.GetValue<string>().ShouldBe("Good answer 2");
+        var raw = Lines(await DownloadAsync(s.Admin, project, 1, "raw/train.jsonl")).ToDictionary(r => r["external_id"]!.GetValue<string>());
+        var decided = raw["item-0"]["consensus"]!["preference"]!;
+        decided["value"]!.GetValue<string>().ShouldBe(bad0);
+        decided["decided"]!.GetValue<bool>().ShouldBeTrue();
+        decided["confidence"]!.GetValue<double>().ShouldBe(1);
+        decided["answers"]!.GetValue<int>().ShouldBe(3); // the annotators' votes stay on record beside the expert's value
+        raw["item-1"]["consensus"]!["preference"]!["decided"].ShouldBeNull();
+
+        // One rule: the quality report's per-item consensus gives the expert's value for the same item.
+        using var scope = s.App.Services.CreateScope();
+        var quality = await scope.ServiceProvider.GetRequiredService<QualityService>()
+            .ItemConsensusAsync(project, QualityMethods.Majority, Plumbline.Core.Quality.ConsensusMethod.Mean, TestContext.Current.CancellationToken);
+        var fromQuality = quality.Values.Single(i => i.ExternalId == "item-0").Consensus.Single();
+        fromQuality.Decided.ShouldBeTrue();
+        fromQuality.Value!["choice"]!.GetValue<string>().ShouldBe(decided["value"]!.GetValue<string>());
     }
 }

@@ -84,6 +84,55 @@ public static class ItemConsensus
         };
     }
 
+    /// <summary>
+    /// The consensus of <paramref name="question"/> when an expert decided it: the decided value (read as one answer
+    /// with the same method), confidence 1, marked <see cref="QuestionConsensus.Decided"/>, with the annotators' votes
+    /// and answer count from <paramref name="computed"/> where there is one. Null when the question is not aggregated
+    /// or the decided value does not fit it (the decision endpoint validates, so only a later schema change does that).
+    /// </summary>
+    public static QuestionConsensus? Decide(ProjectSchema schema, QuestionDefinition question, JsonObject fields,
+        QuestionConsensus? computed, JsonNode? decided, string method)
+    {
+        var expert = new ReleaseAnswer(0, "", 0, new JsonObject { [question.Name] = decided?.DeepClone() });
+        if (Compute(schema, question, fields, [expert], method) is not { } d)
+        {
+            return null;
+        }
+        var answers = computed?.Answers ?? 0;
+        return d switch
+        {
+            LabelConsensus l => new LabelConsensus
+            {
+                Question = l.Question, Method = method, Answers = answers, Confidence = 1, Decided = true, Label = l.Label,
+                Votes = (computed as LabelConsensus)?.Votes ?? [],
+            },
+            MultiLabelConsensus m => new MultiLabelConsensus
+            {
+                Question = m.Question, Method = method, Answers = answers, Confidence = 1, Decided = true, Labels = m.Labels,
+                Shares = (computed as MultiLabelConsensus)?.Shares ?? [],
+            },
+            RatingConsensus r => new RatingConsensus
+            {
+                Question = r.Question, Method = method, Answers = answers, Confidence = 1, Decided = true, Value = r.Value, Min = r.Min, Max = r.Max,
+                Ratings = (computed as RatingConsensus)?.Ratings ?? [],
+            },
+            PreferenceConsensus p => new PreferenceConsensus
+            {
+                Question = p.Question, Method = method, Answers = answers, Confidence = 1, Decided = true, Choice = p.Choice, Chosen = p.Chosen,
+                Rejected = p.Rejected, Strength = p.Strength, Votes = (computed as PreferenceConsensus)?.Votes ?? [],
+            },
+            RankingConsensus k => new RankingConsensus
+            {
+                Question = k.Question, Method = method, Answers = answers, Confidence = 1, Decided = true, Order = k.Order, MeanRanks = k.MeanRanks,
+            },
+            TextConsensus t => new TextConsensus
+            {
+                Question = t.Question, Method = method, Answers = answers, Confidence = double.NaN, Decided = true, Texts = t.Texts,
+            },
+            _ => null,
+        };
+    }
+
     private static LabelConsensus? Label(QuestionDefinition q, IReadOnlyList<ReleaseAnswer> answers, string method)
     {
         var labels = q.Labels ?? [];
@@ -203,9 +252,10 @@ public static class ItemConsensus
         var ids = CandidateIds(schema, q, fields);
         // Categories: the candidates in stored order, then tie and both bad.
         var k = ids.Count + 2;
-        var counts = new int[k];
-        var strengthSum = new double[k];
-        var strengthCount = new int[k];
+        // A handful of categories: on the stack, so an item's consensus allocates only what it returns.
+        Span<int> counts = k <= 64 ? stackalloc int[k] : new int[k];
+        Span<double> strengthSum = k <= 64 ? stackalloc double[k] : new double[k];
+        Span<int> strengthCount = k <= 64 ? stackalloc int[k] : new int[k];
         var n = 0;
         foreach (var a in answers)
         {
@@ -231,7 +281,6 @@ public static class ItemConsensus
         {
             return null;
         }
-        string Category(int i) => i < ids.Count ? ids[i] : i == ids.Count ? AnswerValidator.Tie : AnswerValidator.BothBad;
         var winner = MajorityVote(counts);
         // Equal votes for two different answers is no consensus: a tie, never the candidate stored first.
         var tiedTop = false;
@@ -250,18 +299,21 @@ public static class ItemConsensus
         {
             if (counts[i] > 0)
             {
-                votes.Add(KeyValuePair.Create(Category(i), counts[i]));
+                votes.Add(KeyValuePair.Create(Category(ids, i), counts[i]));
             }
         }
         votes.Sort((x, y) => x.Value != y.Value ? y.Value.CompareTo(x.Value) : string.CompareOrdinal(x.Key, y.Key));
         return new PreferenceConsensus
         {
-            Question = q.Name, Method = method, Answers = n, Choice = tiedTop ? AnswerValidator.Tie : Category(winner), Chosen = chosen, Rejected = rejected,
+            Question = q.Name, Method = method, Answers = n, Choice = tiedTop ? AnswerValidator.Tie : Category(ids, winner), Chosen = chosen, Rejected = rejected,
             Confidence = counts[winner] / (double)n,
             Strength = tiedTop || strengthCount[winner] == 0 ? double.NaN : strengthSum[winner] / strengthCount[winner],
             Votes = votes,
         };
     }
+
+    /// <summary>A preference category: the candidates in stored order, then tie and both bad.</summary>
+    private static string Category(List<string> ids, int i) => i < ids.Count ? ids[i] : i == ids.Count ? AnswerValidator.Tie : AnswerValidator.BothBad;
 
     private static RankingConsensus? RankingOf(ProjectSchema schema, QuestionDefinition q, JsonObject fields,
         IReadOnlyList<ReleaseAnswer> answers, string method)
@@ -399,4 +451,43 @@ internal static class JsonNumbers
         return v.TryGetValue<double>(out var d) ? d : v.TryGetValue<int>(out var i) ? i : v.TryGetValue<long>(out var l) ? l
             : v.TryGetValue<decimal>(out var m) ? (double)m : null;
     }
+}
+
+/// <summary>
+/// An item's consensus per question in schema order: a small array with a linear lookup, since a schema asks a
+/// handful of questions and a release builds one of these per item (a hash table each was measurable).
+/// </summary>
+internal sealed class ConsensusSet(int capacity) : IReadOnlyDictionary<string, QuestionConsensus>
+{
+    private readonly List<KeyValuePair<string, QuestionConsensus>> entries = new(capacity);
+
+    public void Add(string question, QuestionConsensus consensus) => entries.Add(KeyValuePair.Create(question, consensus));
+
+    public QuestionConsensus this[string key] => TryGetValue(key, out var c) ? c : throw new KeyNotFoundException($"no consensus for question '{key}'");
+
+    public IEnumerable<string> Keys => entries.Select(e => e.Key);
+
+    public IEnumerable<QuestionConsensus> Values => entries.Select(e => e.Value);
+
+    public int Count => entries.Count;
+
+    public bool ContainsKey(string key) => TryGetValue(key, out _);
+
+    public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out QuestionConsensus value)
+    {
+        foreach (var e in entries)
+        {
+            if (string.Equals(e.Key, key, StringComparison.Ordinal))
+            {
+                value = e.Value;
+                return true;
+            }
+        }
+        value = null;
+        return false;
+    }
+
+    public IEnumerator<KeyValuePair<string, QuestionConsensus>> GetEnumerator() => entries.GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

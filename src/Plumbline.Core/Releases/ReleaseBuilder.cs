@@ -100,17 +100,26 @@ public sealed class ReleaseBuilder : IDisposable
         return (name, format, format.Name, false);
     }
 
-    /// <summary>Builds an item's consensus for every question from its answers, with the release's methods.</summary>
-    public static Dictionary<string, QuestionConsensus> Consensus(ProjectSchema schema, IReadOnlyDictionary<string, string> methods,
-        JsonObject fields, IReadOnlyList<ReleaseAnswer> answers)
+    /// <summary>
+    /// Builds an item's consensus for every question from its answers, with the release's methods; where an expert
+    /// decided a question (<paramref name="decisions"/>, by question name), the decided value replaces the computed one.
+    /// </summary>
+    public static IReadOnlyDictionary<string, QuestionConsensus> Consensus(ProjectSchema schema, IReadOnlyDictionary<string, string> methods,
+        JsonObject fields, IReadOnlyList<ReleaseAnswer> answers, IReadOnlyDictionary<string, JsonNode?>? decisions = null)
     {
-        var result = new Dictionary<string, QuestionConsensus>(StringComparer.Ordinal);
+        var result = new ConsensusSet(schema.Questions.Count);
         foreach (var q in schema.Questions)
         {
             var method = methods.TryGetValue(q.Name, out var m) ? m : ConsensusMethods.Resolve(q, null);
-            if (ItemConsensus.Compute(schema, q, fields, answers, method) is { } c)
+            var computed = ItemConsensus.Compute(schema, q, fields, answers, method);
+            if (decisions is not null && decisions.TryGetValue(q.Name, out var decided)
+                && ItemConsensus.Decide(schema, q, fields, computed, decided, method) is { } d)
             {
-                result[q.Name] = c;
+                result.Add(q.Name, d);
+            }
+            else if (computed is not null)
+            {
+                result.Add(q.Name, computed);
             }
         }
         return result;
@@ -208,15 +217,24 @@ public sealed class ReleaseBuilder : IDisposable
         contentBuffer.ResetWrittenCount();
         contentJson.Reset(contentBuffer);
         contentJson.WriteStartObject();
+        // Stored JSON text goes in as stored (it is valid JSON, written by this server): re-serialising the parsed trees
+        // was most of the index's cost, and the hash only has to change when the content does.
         contentJson.WritePropertyName("f");
-        item.Fields.WriteTo(contentJson);
+        WriteStored(item.FieldsJson, item.Fields);
         contentJson.WritePropertyName("m");
-        item.Metadata.WriteTo(contentJson);
+        if (item.MetadataJson is { } metadataJson)
+        {
+            contentJson.WriteRawValue(metadataJson, skipInputValidation: true);
+        }
+        else
+        {
+            item.Metadata.WriteTo(contentJson);
+        }
         contentJson.WriteStartArray("a");
         foreach (var a in item.Answers)
         {
             contentJson.WriteNumberValue(a.ResponseId);
-            a.Values.WriteTo(contentJson);
+            WriteStored(a.ValuesJson, a.Values);
         }
         contentJson.WriteEndArray();
         contentJson.WriteStartObject("c");
@@ -241,6 +259,18 @@ public sealed class ReleaseBuilder : IDisposable
         w.WriteString("sha256", Convert.ToHexStringLower(digest));
         w.WriteEndObject();
         index.EndRecord();
+    }
+
+    private void WriteStored(string? stored, JsonNode tree)
+    {
+        if (stored is not null)
+        {
+            contentJson.WriteRawValue(stored, skipInputValidation: true);
+        }
+        else
+        {
+            tree.WriteTo(contentJson);
+        }
     }
 
     private void Tally(ReleaseItem item)

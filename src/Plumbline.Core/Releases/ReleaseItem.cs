@@ -7,7 +7,9 @@ namespace Plumbline.Core.Releases;
 /// <param name="Annotator">The annotator's pseudonym for this release, or their real id when the manager asked for it.</param>
 /// <param name="GuidelineVersion">The guideline version the answer was given under.</param>
 /// <param name="Values">Answers keyed by question name.</param>
-public sealed record ReleaseAnswer(long ResponseId, string Annotator, int GuidelineVersion, JsonObject Values);
+/// <param name="ValuesJson">The stored JSON text <paramref name="Values"/> was parsed from, when it came from storage: the item
+/// index hashes it as stored instead of re-serialising the tree.</param>
+public sealed record ReleaseAnswer(long ResponseId, string Annotator, int GuidelineVersion, JsonObject Values, string? ValuesJson = null);
 
 /// <summary>
 /// One item on its way into a release: its fields, its answers, the consensus of every question, and its split.
@@ -18,7 +20,20 @@ public sealed class ReleaseItem
     public required long ItemId { get; init; }
     public required string ExternalId { get; init; }
     public required JsonObject Fields { get; init; }
-    public JsonObject Metadata { get; init; } = [];
+    /// <summary>The stored JSON text <see cref="Fields"/> was parsed from, when it came from storage (hashed as stored for the index).</summary>
+    public string? FieldsJson { get; init; }
+    /// <summary>
+    /// The item's metadata. Given as a tree, or parsed on first use from <see cref="MetadataJson"/>: most formats never read it,
+    /// and the index hashes the stored text.
+    /// </summary>
+    public JsonObject Metadata
+    {
+        get => metadata ??= MetadataJson is null ? [] : JsonNode.Parse(MetadataJson) as JsonObject ?? [];
+        init => metadata = value;
+    }
+    /// <summary>The stored JSON text of the metadata, when it came from storage.</summary>
+    public string? MetadataJson { get; init; }
+    private JsonObject? metadata;
     /// <summary><c>train</c>, <c>validation</c> or <c>test</c>.</summary>
     public string Split { get; init; } = Splits.Train;
     public required IReadOnlyList<ReleaseAnswer> Answers { get; init; }
@@ -73,6 +88,11 @@ public abstract class QuestionConsensus
     /// (free text).
     /// </summary>
     public required double Confidence { get; init; }
+    /// <summary>
+    /// Whether an expert adjudicated this question on this item: the value is the expert's, the votes and answer
+    /// count stay the annotators'. The same rule as the quality report's per-item consensus.
+    /// </summary>
+    public bool Decided { get; init; }
 }
 
 /// <summary>Consensus of a <c>label</c> question: the winning label and the vote.</summary>

@@ -24,6 +24,28 @@ public sealed class ItemConsensusTests
     }
 
     [Fact]
+    public void Consensus_ExpertDecision_ReplacesTheValueKeepsTheVotes()
+    {
+        var schema = Template("pairwise");
+        var fields = Pair("Q", "A", "B");
+        var answers = new[] { Prefer("b", 3), Prefer("b", 1), Prefer("a", 2) }.Select((v, i) => new ReleaseAnswer(i, "u" + i, 1, v)).ToList();
+        var decisions = new Dictionary<string, JsonNode?> { ["preference"] = new JsonObject { ["choice"] = "a" } };
+
+        var c = (PreferenceConsensus)ReleaseBuilder.Consensus(schema, new Dictionary<string, string>(), fields, answers, decisions)["preference"];
+        var undecided = (PreferenceConsensus)ReleaseBuilder.Consensus(schema, new Dictionary<string, string>(), fields, answers)["preference"];
+
+        undecided.Chosen.ShouldBe("b");
+        undecided.Decided.ShouldBeFalse();
+        c.Decided.ShouldBeTrue();
+        c.Choice.ShouldBe("a");
+        c.Chosen.ShouldBe("a");
+        c.Rejected.ShouldBe("b");
+        c.Confidence.ShouldBe(1);
+        c.Answers.ShouldBe(3);
+        c.Votes.Select(v => $"{v.Key}={v.Value}").ShouldBe(["b=2", "a=1"]);
+    }
+
+    [Fact]
     public void Preference_SplitVote_IsATieNotTheFirstCandidate()
     {
         var schema = Template("pairwise");

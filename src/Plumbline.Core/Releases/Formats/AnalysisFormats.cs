@@ -75,6 +75,11 @@ public static class ConsensusJson
         }
         json.WriteNumber("answers", c.Answers);
         json.WriteString("method", c.Method);
+        if (c.Decided)
+        {
+            // Only when true, so releases without decisions keep their bytes.
+            json.WriteBoolean("decided", true);
+        }
         json.WriteEndObject();
     }
 

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Plumbline.Core;
 using Plumbline.Core.Releases;
@@ -176,100 +175,52 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             return new FileStream(full, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.SequentialScan);
         });
         var total = System.Diagnostics.Stopwatch.StartNew();
-        var writing = new System.Diagnostics.Stopwatch();
         var noAnswers = settings.OnlyReviewed ? "no accepted or corrected answers" : "no submitted answers";
         var belowConfidence = "consensus confidence below " + settings.MinConfidence.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        // Two stages on the two cores: this task reads pages, parses them and computes consensus and splits; the writer
-        // task formats, hashes and writes. One writer taking pages in the order they were read keeps the bytes the same
-        // as a single pass; the bounded channel keeps at most a few pages in memory.
-        var pages = Channel.CreateBounded<List<Entry>>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var writer = Task.Run(async () =>
+        // One loop: read a page, then consensus, split and write item by item. A two-stage version (reading on one core,
+        // writing on the other) was measured at 1,000,000 items: its peak RSS was over the 300 MiB target (see
+        // docs/benchmarks.md, "Releases (issue 6)"), so the build stays on one thread and memory holds one page.
+        long read = 0;
+        await foreach (var (rows, scanned) in PagesAsync(project, settings, ct))
         {
-            try
+            foreach (var row in rows)
             {
-                await foreach (var page in pages.Reader.ReadAllAsync(stop.Token))
+                if (row.Answers.Count == 0)
                 {
-                    writing.Start();
-                    foreach (var entry in page)
-                    {
-                        if (entry.Item is { } item)
-                        {
-                            builder.Add(item);
-                        }
-                        else
-                        {
-                            builder.Skip(entry.Skipped!);
-                        }
-                    }
-                    writing.Stop();
+                    builder.Skip(noAnswers);
+                    continue;
+                }
+                var fields = row.Fields;
+                var answers = new List<ReleaseAnswer>(row.Answers.Count);
+                foreach (var a in row.Answers)
+                {
+                    answers.Add(new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values, a.ValuesJson));
+                }
+                var item = new ReleaseItem
+                {
+                    ItemId = row.Id, ExternalId = row.ExternalId, Fields = fields, FieldsJson = row.FieldsJson, MetadataJson = row.MetadataJson, Answers = answers,
+                    Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, fields, answers, row.Decisions),
+                    Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
+                };
+                if (item.Confidence < settings.MinConfidence)
+                {
+                    builder.Skip(belowConfidence);
+                }
+                else
+                {
+                    builder.Add(item);
                 }
             }
-            catch
-            {
-                await stop.CancelAsync();
-                throw;
-            }
-        }, CancellationToken.None);
-        try
-        {
-            long read = 0;
-            await foreach (var (rows, scanned) in PagesAsync(project, settings, stop.Token))
-            {
-                var page = new List<Entry>(rows.Count);
-                foreach (var row in rows)
-                {
-                    if (row.Answers.Count == 0)
-                    {
-                        page.Add(new Entry(null, noAnswers));
-                        continue;
-                    }
-                    var fields = row.Fields;
-                    var answers = row.Answers.Select(a => new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values)).ToList();
-                    var item = new ReleaseItem
-                    {
-                        ItemId = row.Id, ExternalId = row.ExternalId, Fields = fields, Metadata = row.Metadata, Answers = answers,
-                        Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, fields, answers),
-                        Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
-                    };
-                    page.Add(item.Confidence < settings.MinConfidence ? new Entry(null, belowConfidence) : new Entry(item, null));
-                }
-                await pages.Writer.WriteAsync(page, stop.Token);
-                read += scanned;
-                progress(read);
-            }
-            pages.Writer.Complete();
+            read += scanned;
+            progress(read);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            // Only a failed writer cancels on its own: awaiting it below throws what went wrong.
-        }
-        catch
-        {
-            pages.Writer.TryComplete();
-            await stop.CancelAsync();
-#pragma warning disable CA1031 // The reading failure is the one to report; the writer only stopped because of it.
-            try
-            {
-                await writer;
-            }
-            catch
-            {
-            }
-#pragma warning restore CA1031
-            throw;
-        }
-        await writer;
         builder.Complete(manifest);
         if (log.IsEnabled(LogLevel.Information))
         {
-            log.LogInformation("Release of project {Project}: {Items} items in {Seconds:0.0} s; the writer was busy {Writing:0.0} s of it",
-                project.Id, manifest.Counts.Items, total.Elapsed.TotalSeconds, writing.Elapsed.TotalSeconds);
+            log.LogInformation("Release of project {Project}: {Items} items in {Seconds:0.0} s",
+                project.Id, manifest.Counts.Items, total.Elapsed.TotalSeconds);
         }
     }
-
-    /// <summary>One item read for the writer: in the release, or left out for a reason.</summary>
-    private readonly record struct Entry(ReleaseItem? Item, string? Skipped);
 
     /// <summary>Pseudonyms under a salt derived from the project's secret and the settings, or e-mail addresses when asked.</summary>
     private async Task<Func<long, string>> AnnotatorNamesAsync(long projectId, ResolvedReleaseSettings settings, CancellationToken ct)
@@ -342,71 +293,154 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
         return query.OrderBy(i => i.Id);
     }
 
-    private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, JsonObject Values);
+    private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, JsonObject Values, string ValuesJson);
 
-    private sealed record ItemRow(long Id, string ExternalId, JsonObject Fields, JsonObject Metadata, List<AnswerRow> Answers);
+    private sealed record ItemRow(long Id, string ExternalId, JsonObject Fields, string FieldsJson, string MetadataJson, List<AnswerRow> Answers,
+        Dictionary<string, JsonNode?>? Decisions);
 
     /// <summary>
     /// Matching items in id order, a page at a time, each with its usable answers in response-id order: submitted,
-    /// not rejected by their latest review, a correction's values in place of the original.
+    /// not rejected by their latest review, a correction's values in place of the original; and the expert decisions
+    /// of the page's items. Plain ADO.NET on the context's connection: EF materialisation of four rows per item was a
+    /// large share of the build, and the stored JSON text is all the release needs.
     /// </summary>
     private async IAsyncEnumerable<(List<ItemRow> Page, int Scanned)> PagesAsync(Project project, ResolvedReleaseSettings settings,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
-        long after = 0;
-        while (true)
+        var connection = db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(ct);
+        try
         {
-            var items = await ItemQuery(project, settings, after)
-                .Select(i => new { i.Id, i.ExternalId, i.FieldsJson, i.MetadataJson }).Take(PageSize).ToListAsync(ct);
-            if (items.Count == 0)
+            var itemSql = "SELECT id, external_id, fields_json, metadata_json FROM items WHERE project_id = @project AND id > @after"
+                + (settings.Status == ResolvedReleaseSettings.StatusComplete ? " AND submitted_count >= @overlap" : "")
+                + (settings.ExcludeGold ? " AND gold_json IS NULL" : "")
+                + " ORDER BY id LIMIT " + PageSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await using var itemCommand = Command(connection, itemSql, "project", "after", "overlap");
+            itemCommand.Parameters[0].Value = project.Id;
+            itemCommand.Parameters[2].Value = (long)project.Overlap;
+            if (settings.Status != ResolvedReleaseSettings.StatusComplete)
             {
-                yield break;
+                itemCommand.Parameters.RemoveAt(2);
             }
-            long first = items[0].Id, last = items[^1].Id;
-            after = last;
-            // Only the item-id range in SQL, so both providers walk the (item_id, user_id) index; a condition on
-            // project and status would make SQLite pick the (project_id, status) index and scan the whole project.
-            var responses = await db.Responses.AsNoTracking()
-                .Where(r => r.ItemId >= first && r.ItemId <= last)
-                .OrderBy(r => r.ItemId).ThenBy(r => r.Id)
-                .Select(r => new { r.Id, r.ItemId, r.UserId, r.GuidelineVersion, r.Status, r.ValuesJson }).ToListAsync(ct);
-            var reviews = await db.Reviews.AsNoTracking()
-                .Where(v => v.ProjectId == project.Id && db.Responses.Any(r => r.Id == v.ResponseId && r.ItemId >= first && r.ItemId <= last))
-                .OrderBy(v => v.Id).Select(v => new { v.ResponseId, v.Verdict, v.CorrectedValuesJson }).ToListAsync(ct);
-            // The latest verdict on a response decides.
+            // Only the item-id range, so both providers walk the (item_id, user_id) index; a condition on project and
+            // status would make SQLite pick the (project_id, status) index and scan the whole project.
+            await using var responseCommand = Command(connection,
+                "SELECT id, item_id, user_id, guideline_version, status, values_json FROM responses WHERE item_id >= @first AND item_id <= @last ORDER BY item_id, id",
+                "first", "last");
+            // CROSS JOIN keeps SQLite on the responses range first (then reviews by response id), whatever the review count.
+            await using var reviewCommand = Command(connection,
+                "SELECT v.response_id, v.verdict, v.corrected_values_json FROM responses r CROSS JOIN reviews v "
+                + "WHERE v.response_id = r.id AND r.item_id >= @first AND r.item_id <= @last ORDER BY v.id",
+                "first", "last");
+            // Experts' final answers override the consensus, as in QualityService.ItemConsensusAsync; read for the page's id
+            // range on the (item_id, question) index.
+            await using var decisionCommand = Command(connection,
+                "SELECT item_id, question, value_json FROM item_decisions WHERE item_id >= @first AND item_id <= @last", "first", "last");
+            var filter = settings.Metadata.Count > 0;
+            var items = new List<(long Id, string ExternalId, string Fields, string Metadata)>(PageSize);
             var latest = new Dictionary<long, (string Verdict, string? Corrected)>();
-            foreach (var v in reviews)
+            var decisions = new Dictionary<long, Dictionary<string, JsonNode?>>();
+            long after = 0;
+            while (true)
             {
-                latest[v.ResponseId] = (v.Verdict, v.CorrectedValuesJson);
-            }
-            var byItem = responses.ToLookup(r => r.ItemId);
-            var page = new List<ItemRow>(items.Count);
-            foreach (var i in items)
-            {
-                var metadata = JsonNode.Parse(i.MetadataJson) as JsonObject ?? [];
-                if (!MatchesMetadata(metadata, settings.Metadata))
+                items.Clear();
+                itemCommand.Parameters[1].Value = after;
+                await using (var reader = await itemCommand.ExecuteReaderAsync(ct))
                 {
-                    continue;
+                    while (await reader.ReadAsync(ct))
+                    {
+                        items.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+                    }
                 }
-                var answers = new List<AnswerRow>(3);
-                foreach (var r in byItem[i.Id])
+                if (items.Count == 0)
                 {
-                    if (r.Status != "submitted")
-                    {
-                        continue;
-                    }
-                    var reviewed = latest.TryGetValue(r.Id, out var review);
-                    if ((reviewed && review.Verdict == "reject") || (settings.OnlyReviewed && !reviewed))
-                    {
-                        continue;
-                    }
-                    var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? review.Corrected : r.ValuesJson;
-                    answers.Add(new AnswerRow(r.Id, r.UserId, r.GuidelineVersion, JsonNode.Parse(values) as JsonObject ?? []));
+                    yield break;
                 }
-                page.Add(new ItemRow(i.Id, i.ExternalId, answers.Count == 0 ? [] : JsonNode.Parse(i.FieldsJson)!.AsObject(), metadata, answers));
+                long first = items[0].Id, last = items[^1].Id;
+                after = last;
+                foreach (var command in new[] { responseCommand, reviewCommand, decisionCommand })
+                {
+                    command.Parameters[0].Value = first;
+                    command.Parameters[1].Value = last;
+                }
+                // The latest verdict on a response decides.
+                latest.Clear();
+                await using (var reader = await reviewCommand.ExecuteReaderAsync(ct))
+                {
+                    while (await reader.ReadAsync(ct))
+                    {
+                        latest[reader.GetInt64(0)] = (reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+                    }
+                }
+                decisions.Clear();
+                await using (var reader = await decisionCommand.ExecuteReaderAsync(ct))
+                {
+                    while (await reader.ReadAsync(ct))
+                    {
+                        var itemId = reader.GetInt64(0);
+                        if (!decisions.TryGetValue(itemId, out var ofItem))
+                        {
+                            decisions[itemId] = ofItem = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+                        }
+                        ofItem[reader.GetString(1)] = JsonNode.Parse(reader.GetString(2));
+                    }
+                }
+                var page = new List<ItemRow>(items.Count);
+                await using (var reader = await responseCommand.ExecuteReaderAsync(ct))
+                {
+                    // Responses come in item order: one merge pass over the two sorted lists.
+                    var hasRow = await reader.ReadAsync(ct);
+                    foreach (var i in items)
+                    {
+                        while (hasRow && reader.GetInt64(1) < i.Id)
+                        {
+                            hasRow = await reader.ReadAsync(ct);
+                        }
+                        var matches = !filter || MatchesMetadata(JsonNode.Parse(i.Metadata) as JsonObject ?? [], settings.Metadata);
+                        var answers = new List<AnswerRow>(3);
+                        for (; hasRow && reader.GetInt64(1) == i.Id; hasRow = await reader.ReadAsync(ct))
+                        {
+                            if (!matches || reader.GetString(4) != "submitted")
+                            {
+                                continue;
+                            }
+                            var id = reader.GetInt64(0);
+                            var reviewed = latest.TryGetValue(id, out var review);
+                            if ((reviewed && review.Verdict == "reject") || (settings.OnlyReviewed && !reviewed))
+                            {
+                                continue;
+                            }
+                            var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? review.Corrected : reader.GetString(5);
+                            answers.Add(new AnswerRow(id, reader.GetInt64(2), reader.GetInt32(3), JsonNode.Parse(values) as JsonObject ?? [], values));
+                        }
+                        if (matches)
+                        {
+                            page.Add(new ItemRow(i.Id, i.ExternalId, answers.Count == 0 ? [] : JsonNode.Parse(i.Fields)!.AsObject(), i.Fields, i.Metadata,
+                                answers, decisions.GetValueOrDefault(i.Id)));
+                        }
+                    }
+                }
+                yield return (page, items.Count);
             }
-            yield return (page, items.Count);
         }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private static System.Data.Common.DbCommand Command(System.Data.Common.DbConnection connection, string sql, params string[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            var p = command.CreateParameter();
+            p.ParameterName = "@" + name;
+            p.Value = 0L;
+            command.Parameters.Add(p);
+        }
+        return command;
     }
 
     private static bool MatchesMetadata(JsonObject metadata, SortedDictionary<string, string> wanted)
