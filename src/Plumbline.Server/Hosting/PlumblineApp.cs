@@ -49,6 +49,8 @@ public static class PlumblineApp
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<AccessCache>();
+        services.AddSingleton<Microsoft.EntityFrameworkCore.Diagnostics.IInterceptor>(sp => sp.GetRequiredService<AccessCache>().Invalidator);
         services.AddPlumblineData(sp => DatabaseSettings.Parse(sp.GetRequiredService<IConfiguration>()["PLUMBLINE_DATABASE"]));
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull);
