@@ -91,9 +91,12 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
             {
                 return null;
             }
-            live = await LeaseAsync(projectId, itemId.Value, userId, now, schema.Workflow.LeaseMinutes, ct);
-            // Saved with the presentation the task decides, in one write.
+            // The presentation is decided before the lease is written, so the lease row is written once.
+            var item = await LoadItemAsync(itemId.Value, userId, ct);
+            var presentation = await DecidePresentationAsync(schema, ShownFields(schema, item), userId, itemId.Value, item.IsGold, ct);
+            live = await LeaseAsync(projectId, itemId.Value, userId, now, schema.Workflow.LeaseMinutes, presentation.ToJsonString(StoredJson.Options), ct);
             db.Record(clock, userId, projectId, "assignment.lease", "assignment", live.Id, new { itemId });
+            return await BuildTaskAsync(live, project, schema, ct, item);
         }
         return await BuildTaskAsync(live, project, schema, ct);
     }
@@ -112,16 +115,55 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     }
 
     /// <summary>Leases the claimed item; the person's own expired lease on it is reused (one lease row per person and item).</summary>
-    /// <remarks>One statement (insert, or update on the unique person-item-stage key), tracked afterwards like any row read.</remarks>
-    private async Task<Assignment> LeaseAsync(long projectId, long itemId, long userId, DateTime now, int leaseMinutes, CancellationToken ct)
+    /// <remarks>
+    /// One statement (insert, or update on the unique person-item-stage key), tracked afterwards like any row read.
+    /// A reused lease keeps the presentation it was first shown with, so a person sees the item the same way again.
+    /// </remarks>
+    private async Task<Assignment> LeaseAsync(long projectId, long itemId, long userId, DateTime now, int leaseMinutes, string presentationJson, CancellationToken ct)
     {
         var leases = await db.Assignments.FromSqlRaw("""
-            INSERT INTO assignments (project_id, item_id, user_id, stage, status, leased_at, expires_at)
-            VALUES ({0}, {1}, {2}, 'annotate', 'active', {3}, {4})
-            ON CONFLICT (item_id, user_id, stage) DO UPDATE SET status = 'active', leased_at = excluded.leased_at, expires_at = excluded.expires_at
+            INSERT INTO assignments (project_id, item_id, user_id, stage, status, leased_at, expires_at, presentation_json)
+            VALUES ({0}, {1}, {2}, 'annotate', 'active', {3}, {4}, {5})
+            ON CONFLICT (item_id, user_id, stage) DO UPDATE SET status = 'active', leased_at = excluded.leased_at, expires_at = excluded.expires_at,
+                presentation_json = COALESCE(assignments.presentation_json, excluded.presentation_json)
             RETURNING *
-            """, projectId, itemId, userId, now, now.AddMinutes(leaseMinutes)).ToListAsync(ct);
+            """, projectId, itemId, userId, now, now.AddMinutes(leaseMinutes), presentationJson).ToListAsync(ct);
         return leases[0];
+    }
+
+    /// <summary>An item as the task shows it, with the person's own response (draft, or submitted and sent back), in one query.</summary>
+    private sealed record ItemView(string ExternalId, string FieldsJson, bool IsGold, long? OwnId, string? OwnStatus, string? OwnValues);
+
+    private Task<ItemView> LoadItemAsync(long itemId, long userId, CancellationToken ct) =>
+        db.Items.AsNoTracking().Where(i => i.Id == itemId).Select(i => new ItemView(i.ExternalId, i.FieldsJson, i.GoldJson != null,
+            db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).Select(r => (long?)r.Id).FirstOrDefault(),
+            db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).Select(r => r.Status).FirstOrDefault(),
+            db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).Select(r => r.ValuesJson).FirstOrDefault())).FirstAsync(ct);
+
+    /// <summary>Only what the schema shows: imported extras (an original preference, say) never reach annotators.</summary>
+    private static JsonObject ShownFields(ProjectSchema schema, ItemView item)
+    {
+        var stored = JsonNode.Parse(item.FieldsJson)!.AsObject();
+        var fields = new JsonObject();
+        foreach (var def in schema.Fields)
+        {
+            if (stored[def.Name] is { } value)
+            {
+                fields[def.Name] = value.DeepClone();
+            }
+        }
+        return fields;
+    }
+
+    /// <summary>Candidate order, and the labeller's suggestions to pre-fill (never on gold items).</summary>
+    private async Task<JsonObject> DecidePresentationAsync(ProjectSchema schema, JsonObject fields, long userId, long itemId, bool isGold, CancellationToken ct)
+    {
+        var presentation = Presentation.Decide(schema, fields, userId, itemId);
+        if (await Labellers.WorkspaceSuggestions.ChooseAsync(db, schema, itemId, isGold, ct) is { } suggested)
+        {
+            presentation[Labellers.WorkspaceSuggestions.MetadataKey] = suggested;
+        }
+        return presentation;
     }
 
     /// <summary>Who is claiming, in which project, for how many answers per item, at what time.</summary>
@@ -290,28 +332,15 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         return found.Count == 0 ? null : found[0];
     }
 
-    private async Task<TaskDto> BuildTaskAsync(Assignment assignment, Project project, ProjectSchema schema, CancellationToken ct)
+    /// <param name="item">The item, when the caller already read it (with the person's response, as of before this lease).</param>
+    private async Task<TaskDto> BuildTaskAsync(Assignment assignment, Project project, ProjectSchema schema, CancellationToken ct, ItemView? item = null)
     {
-        var item = await db.Items.AsNoTracking().Where(i => i.Id == assignment.ItemId)
-            .Select(i => new { i.ExternalId, i.FieldsJson, IsGold = i.GoldJson != null }).FirstAsync(ct);
-        // Only what the schema shows: imported extras (an original preference, say) never reach annotators.
-        var stored = JsonNode.Parse(item.FieldsJson)!.AsObject();
-        var fields = new JsonObject();
-        foreach (var def in schema.Fields)
-        {
-            if (stored[def.Name] is { } value)
-            {
-                fields[def.Name] = value.DeepClone();
-            }
-        }
+        item ??= await LoadItemAsync(assignment.ItemId, assignment.UserId, ct);
+        var fields = ShownFields(schema, item);
         var presentation = assignment.PresentationJson is null ? null : JsonNode.Parse(assignment.PresentationJson)!.AsObject();
         if (presentation is null)
         {
-            presentation = Presentation.Decide(schema, fields, assignment.UserId, assignment.ItemId);
-            if (await Labellers.WorkspaceSuggestions.ChooseAsync(db, schema, assignment.ItemId, item.IsGold, ct) is { } suggested)
-            {
-                presentation[Labellers.WorkspaceSuggestions.MetadataKey] = suggested;
-            }
+            presentation = await DecidePresentationAsync(schema, fields, assignment.UserId, assignment.ItemId, item.IsGold, ct);
             assignment.PresentationJson = presentation.ToJsonString(StoredJson.Options);
         }
         if (db.ChangeTracker.HasChanges())
@@ -319,16 +348,13 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
             await db.SaveChangesAsync(ct);
         }
         Presentation.Apply(schema, fields, presentation);
-        var own = await db.Responses.AsNoTracking()
-            .Where(r => r.ItemId == assignment.ItemId && r.UserId == assignment.UserId)
-            .Select(r => new { r.Id, r.Status, r.ValuesJson }).FirstOrDefaultAsync(ct);
-        var draft = own?.Status == "draft" ? JsonNode.Parse(own.ValuesJson)!.AsObject() : null;
+        var draft = item.OwnStatus == "draft" ? JsonNode.Parse(item.OwnValues!)!.AsObject() : null;
         ReworkDto? rework = null;
-        if (own?.Status == "submitted")
+        if (item is { OwnStatus: "submitted", OwnId: { } ownId })
         {
-            var reject = await db.Reviews.AsNoTracking().Where(v => v.ResponseId == own.Id && v.Verdict == "reject")
+            var reject = await db.Reviews.AsNoTracking().Where(v => v.ResponseId == ownId && v.Verdict == "reject")
                 .OrderByDescending(v => v.Id).Select(v => v.Comment).FirstOrDefaultAsync(ct);
-            rework = new ReworkDto(reject, JsonNode.Parse(own.ValuesJson)!.AsObject());
+            rework = new ReworkDto(reject, JsonNode.Parse(item.OwnValues!)!.AsObject());
         }
         return new TaskDto(assignment.Id, project.Id, assignment.ItemId, item.ExternalId, fields, schema.Questions,
             project.GuidelineVersion, assignment.ExpiresAt, draft, presentation, rework,
