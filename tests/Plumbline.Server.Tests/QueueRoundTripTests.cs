@@ -54,6 +54,7 @@ public class QueueRoundTripTests
                 $"submit?next=true sent {counter.Count} commands on {provider}:\n" + string.Join("\n---\n", counter.Commands));
             task = body["next"]!.AsObject();
         }
+        TestContext.Current.TestOutputHelper?.WriteLine($"submit?next=true commands on {provider}: {string.Join(", ", counts)}");
         // The counter must have seen the submit at all, or the budget above proves nothing.
         counts.ShouldAllBe(c => c >= 5);
     }

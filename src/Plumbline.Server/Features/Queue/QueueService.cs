@@ -43,7 +43,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
 
     public async Task<TaskDto?> NextAsync(long projectId, long userId, CancellationToken ct)
     {
-        using var turn = await WriteTurnAsync(ct);
+        NoAutoSavepoints();
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var task = await NextInTransactionAsync(projectId, userId, ct);
         await tx.CommitAsync(ct);
@@ -51,49 +51,15 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     }
 
     /// <summary>
-    /// SQLite has one writer: queue transactions of this process take turns here, in arrival order, instead of
-    /// meeting a held write lock and sleeping in SQLite's busy handler (which backs off in steps of up to 100 ms and
-    /// does not queue). PostgreSQL locks rows, not the database: no turn is needed. Other processes on the same
-    /// SQLite file still meet the busy handler.
-    /// </summary>
-    private static readonly SemaphoreSlim SqliteWriter = new(1, 1);
-
-    /// <remarks>
-    /// Also turns off EF's automatic savepoint around each SaveChanges inside the transaction: two more round trips
+    /// Turns off EF's automatic savepoint around each SaveChanges inside a queue transaction: two more round trips
     /// per save, and a failed queue transaction is rolled back whole anyway.
+    /// </summary>
+    /// <remarks>
+    /// An in-process FIFO gate for SQLite writers was tried here and removed: on the shared, overloaded machine
+    /// (load average 30–40) it handed the write turn to threads that were not running, and submits fell from 30/s
+    /// to none in a 20 s run. A group commit (one transaction per batch of submits) is what pays for it.
     /// </remarks>
-    private async Task<IDisposable> WriteTurnAsync(CancellationToken ct)
-    {
-        db.Database.AutoSavepointsEnabled = false;
-        if (db.IsPostgres)
-        {
-            return NoTurn.Instance;
-        }
-        await SqliteWriter.WaitAsync(ct);
-        return new Turn();
-    }
-
-    private sealed class Turn : IDisposable
-    {
-        private int released;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref released, 1) == 0)
-            {
-                SqliteWriter.Release();
-            }
-        }
-    }
-
-    private sealed class NoTurn : IDisposable
-    {
-        public static readonly NoTurn Instance = new();
-
-        public void Dispose()
-        {
-        }
-    }
+    private void NoAutoSavepoints() => db.Database.AutoSavepointsEnabled = false;
 
     /// <summary>The next task, leased inside the caller's transaction (a submit's, so its answer and the next lease commit together).</summary>
     private async Task<TaskDto?> NextInTransactionAsync(long projectId, long userId, CancellationToken ct)
@@ -422,7 +388,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         ProjectSchema submittedSchema;
         TaskDto? next;
         bool pauseCheck;
-        using (await WriteTurnAsync(ct))
+        NoAutoSavepoints();
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             var (assignment, project, schema) = await LoadOwnAsync(assignmentId, userId, ct);
@@ -505,7 +471,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         var now = clock.GetUtcNow().UtcDateTime;
         Response response;
         TaskDto? next;
-        using (await WriteTurnAsync(ct))
+        NoAutoSavepoints();
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             var (assignment, project, _) = await LoadOwnAsync(assignmentId, userId, ct);
@@ -548,7 +514,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     {
         values ??= [];
         var now = clock.GetUtcNow().UtcDateTime;
-        using var turn = await WriteTurnAsync(ct);
+        NoAutoSavepoints();
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var (assignment, project, schema) = await LoadOwnAsync(assignmentId, userId, ct);
         if (assignment.Status != "active")
