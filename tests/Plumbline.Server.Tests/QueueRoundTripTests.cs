@@ -18,9 +18,11 @@ public class QueueRoundTripTests
     /// lease (locked), the item, their response, the guarded count, the response and lease rows, the revision with the
     /// audit event and the calibration lookup. Next: pause, resume/rework, calibration, the claim (and its re-check on
     /// PostgreSQL), the lease upsert, the item, suggestions, the presentation with the audit event, the person's response.
-    /// Raise it only with a reason: each command is a round trip under the item's lock.
+    /// Measured 17 on SQLite (its EF provider sends each insert and update alone) and 16 on PostgreSQL (EF batches the
+    /// saves, but the claim re-checks the row it locked). Lower it when a change saves a command; raise it only with a
+    /// reason: each command is a round trip under the item's lock.
     /// </summary>
-    private const int SubmitWithNextBudget = 17;
+    private static int SubmitWithNextBudget(string provider) => provider == "sqlite" ? 17 : 16;
 
     [Theory]
     [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
@@ -50,7 +52,7 @@ public class QueueRoundTripTests
             var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
             body["next"].ShouldNotBeNull("ten items are left; the answer carries the next one");
             counts.Add(counter.Count);
-            counter.Count.ShouldBeLessThanOrEqualTo(SubmitWithNextBudget,
+            counter.Count.ShouldBeLessThanOrEqualTo(SubmitWithNextBudget(provider),
                 $"submit?next=true sent {counter.Count} commands on {provider}:\n" + string.Join("\n---\n", counter.Commands));
             task = body["next"]!.AsObject();
         }
