@@ -16,12 +16,16 @@ namespace Plumbline.Bench;
 /// project (overlap K), creates N annotators with their own tokens, and lets each run next → submit?next=true for a
 /// fixed time. Prints client-side latency percentiles and throughput, then checks the queue's invariants from the
 /// database. The same generator first runs against <c>/health</c> for the plain Kestrel ceiling.
+/// Closed loop by default (each annotator sends its next request as soon as the last is answered, so latency is
+/// mostly queueing: by Little's law, clients = throughput × latency); <c>--think-ms N</c> paces each annotator
+/// with N ms (±50 %) of reading between receiving a task and submitting it, where latency means service time.
+/// <c>--warmup S</c> runs the same loop S seconds first, unrecorded (JIT, pools, caches, prepared statements).
 /// </summary>
 public static class QueueLoadBench
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        int annotators = 200, items = 10_000, overlap = 3, seconds = 30;
+        int annotators = 200, items = 10_000, overlap = 3, seconds = 30, thinkMs = 0, warmup = 0;
         string database = "sqlite", postgres = "Host=127.0.0.1;Port=5432;Username=postgres;Database=postgres";
         string? serverDll = null;
         bool ceiling = true;
@@ -37,6 +41,8 @@ public static class QueueLoadBench
                 case "--pg": postgres = args[++i]; break;
                 case "--server": serverDll = args[++i]; break;
                 case "--no-ceiling": ceiling = false; break;
+                case "--think-ms": thinkMs = int.Parse(args[++i]); break;
+                case "--warmup": warmup = int.Parse(args[++i]); break;
                 default:
                     Console.Error.WriteLine($"unknown option {args[i]}");
                     return 1;
@@ -80,9 +86,8 @@ public static class QueueLoadBench
                 Print($"Kestrel ceiling: GET /health, {annotators} clients, {seconds} s", health, seconds);
             }
 
-            var before = ImportBench.ProcStatus.Read(server.Id);
             long conflicts = 0;
-            var load = await RunForAsync(annotators, seconds, async (who, record, ct) =>
+            async Task Annotate(int who, Action<string, long> record, CancellationToken ct)
             {
                 var token = tokens[who];
                 var started = Stopwatch.GetTimestamp();
@@ -90,6 +95,11 @@ public static class QueueLoadBench
                 record("next", started);
                 while (task is not null && !ct.IsCancellationRequested)
                 {
+                    if (thinkMs > 0)
+                    {
+                        // Reading and answering: not part of any request's latency.
+                        await Task.Delay(Random.Shared.Next(thinkMs / 2, thinkMs * 3 / 2 + 1), ct);
+                    }
                     var choice = task.Value.GetProperty("fields").GetProperty("candidates")[0].GetProperty("id").GetString();
                     var body = new { values = new { preference = new { choice } } };
                     started = Stopwatch.GetTimestamp();
@@ -103,12 +113,46 @@ public static class QueueLoadBench
                     // Nothing left for this person: stop, as a real annotator would.
                     await Task.Delay(Timeout.Infinite, ct);
                 }
+            }
+            if (warmup > 0)
+            {
+                await RunForAsync(annotators, warmup, Annotate);
+                Console.WriteLine($"warmed up for {warmup} s (not recorded)");
+            }
+
+            var loadAtStart = ImportBench.LoadAverage();
+            var before = ImportBench.ProcStatus.Read(server.Id);
+            var cpuBefore = ImportBench.ProcStatus.CpuTime(server.Id);
+            var benchCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            // Resident memory sampled each second of the run: flat memory means the peak stays near the start.
+            long rssPeak = before.Rss;
+            using var sampling = new CancellationTokenSource();
+            var sampler = Task.Run(async () =>
+            {
+                while (!sampling.IsCancellationRequested)
+                {
+                    Interlocked.Exchange(ref rssPeak, Math.Max(Interlocked.Read(ref rssPeak), ImportBench.ProcStatus.Read(server.Id).Rss));
+                    try
+                    {
+                        await Task.Delay(1000, sampling.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                }
             });
+            var load = await RunForAsync(annotators, seconds, Annotate);
+            await sampling.CancelAsync();
+            await sampler;
             var after = ImportBench.ProcStatus.Read(server.Id);
-            Print($"queue: next → submit?next=true, {annotators} annotators, {items:N0} items, overlap {overlap}, {database}, {seconds} s", load, seconds);
+            var serverCpu = ImportBench.ProcStatus.CpuTime(server.Id) - cpuBefore;
+            var benchCpu = Process.GetCurrentProcess().TotalProcessorTime - benchCpuBefore;
+            Print($"queue: next → submit?next=true, {annotators} annotators{(thinkMs > 0 ? $" thinking {thinkMs} ms" : "")}, {items:N0} items, overlap {overlap}, {database}, {seconds} s", load, seconds);
             var submits = load.Samples.GetValueOrDefault("submit?next=true")?.Count ?? 0;
-            Console.WriteLine($"submissions/s {submits / (double)seconds:0}; conflicts (409) {conflicts}; server RSS at the start of the load {before.Rss / 1_048_576} MiB → at the end {after.Rss / 1_048_576} MiB (peak {after.Hwm / 1_048_576} MiB)");
-            Console.WriteLine($"load average at the end {ImportBench.LoadAverage()}");
+            Console.WriteLine($"submissions/s {submits / (double)seconds:0}; conflicts (409) {conflicts}");
+            Console.WriteLine($"server RSS: start {before.Rss / 1_048_576} MiB, peak {Interlocked.Read(ref rssPeak) / 1_048_576} MiB (sampled each second), end {after.Rss / 1_048_576} MiB");
+            Console.WriteLine($"CPU during the run: server {serverCpu.TotalSeconds:0.0} s, load generator {benchCpu.TotalSeconds:0.0} s, of {seconds * Environment.ProcessorCount} core-seconds");
+            Console.WriteLine($"load average (1, 5, 15 min) at the start {loadAtStart}, at the end {ImportBench.LoadAverage()}");
 
             var settings = DatabaseSettings.Parse(connection);
             await using var services = new ServiceCollection().AddPlumblineData(_ => settings).BuildServiceProvider();

@@ -19,12 +19,31 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton(settings);
         services.AddDbContextPool<SqliteDbContext>((sp, o) => o
             .UseSqlite(sp.GetRequiredService<DatabaseSettings>().ConnectionString)
-            .AddInterceptors(SqlitePragmas.Instance));
-        services.AddDbContextPool<PostgresDbContext>((sp, o) => o.UseNpgsql(sp.GetRequiredService<DatabaseSettings>().ConnectionString));
+            .AddInterceptors(SqlitePragmas.Instance)
+            .AddInterceptors(sp.GetServices<IInterceptor>()));
+        services.AddDbContextPool<PostgresDbContext>((sp, o) => o
+            .UseNpgsql(PostgresConnectionString(sp.GetRequiredService<DatabaseSettings>().ConnectionString))
+            .AddInterceptors(sp.GetServices<IInterceptor>()));
         services.AddScoped<PlumblineDbContext>(sp => sp.GetRequiredService<DatabaseSettings>().Provider == DatabaseProvider.Sqlite
             ? sp.GetRequiredService<SqliteDbContext>()
             : sp.GetRequiredService<PostgresDbContext>());
         return services;
+    }
+
+    /// <summary>
+    /// Npgsql prepares the statements a connection runs most (<c>Max Auto Prepare</c>) when the connection string
+    /// does not say otherwise: the queue runs the same few statements on every request, and a prepared statement
+    /// skips parsing and planning on the server.
+    /// </summary>
+    public static string PostgresConnectionString(string connectionString)
+    {
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase)
+            && !connectionString.Contains("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+        return builder.ConnectionString;
     }
 
     /// <summary>Applies the provider's migrations; SQLite is switched to WAL once, here.</summary>

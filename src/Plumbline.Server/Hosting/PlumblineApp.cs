@@ -49,6 +49,8 @@ public static class PlumblineApp
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<AccessCache>();
+        services.AddSingleton<Microsoft.EntityFrameworkCore.Diagnostics.IInterceptor>(sp => sp.GetRequiredService<AccessCache>().Invalidator);
         services.AddPlumblineData(sp => DatabaseSettings.Parse(sp.GetRequiredService<IConfiguration>()["PLUMBLINE_DATABASE"]));
         // Hosted services start in registration order: migrations must run before Data Protection's hosted
         // service (registered by AddRazorComponents/AddAntiforgery too) reads its key ring from the database,

@@ -38,6 +38,9 @@ public sealed class TestApp : WebApplicationFactory<Program>
     public string ReleasesFolder { get; } = Path.Combine(Path.GetTempPath(), "plumbline-releases-" + Guid.NewGuid().ToString("N")[..12]);
     private Uri? baseAddress;
 
+    /// <summary>Extra registrations for one test's app (a command counter, say), applied after the app's own.</summary>
+    public Action<IServiceCollection>? ExtraServices { get; init; }
+
     /// <summary>Every log message at every level, when the app was made with <c>captureLogs: true</c>.</summary>
     public LogSink? Logs { get; }
 
@@ -118,6 +121,7 @@ public sealed class TestApp : WebApplicationFactory<Program>
         {
             services.AddSingleton(Database);
             services.AddSingleton<TimeProvider>(Clock);
+            ExtraServices?.Invoke(services);
         });
     }
 

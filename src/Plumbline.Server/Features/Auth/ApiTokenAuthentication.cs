@@ -18,6 +18,7 @@ public sealed class ApiTokenAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     PlumblineDbContext db,
+    AccessCache cache,
     TimeProvider clock)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
@@ -31,10 +32,7 @@ public sealed class ApiTokenAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
         var hash = Tokens.Hash(token);
-        var found = await db.ApiTokens.AsNoTracking()
-            .Where(t => t.Hash == hash && t.RevokedAt == null && t.User!.IsActive)
-            .Select(t => new { t.Id, t.LastUsedAt, User = t.User! })
-            .FirstOrDefaultAsync(Context.RequestAborted);
+        var found = await cache.TokenAsync(db, hash, Context.RequestAborted);
         if (found is null)
         {
             return AuthenticateResult.Fail("unknown or revoked token");
@@ -43,7 +41,8 @@ public sealed class ApiTokenAuthenticationHandler(
         if (found.LastUsedAt is null || now - found.LastUsedAt > TimeSpan.FromHours(1))
         {
             // Hourly resolution keeps a write off every authenticated request.
-            await db.ApiTokens.Where(t => t.Id == found.Id).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, now), Context.RequestAborted);
+            await db.ApiTokens.Where(t => t.Id == found.TokenId).ExecuteUpdateAsync(s => s.SetProperty(t => t.LastUsedAt, now), Context.RequestAborted);
+            cache.TokenUsed(hash, found, now);
         }
         var principal = CurrentUser.ToPrincipal(found.User, SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));

@@ -20,13 +20,12 @@ public static class Roles
 /// Decides, on the server, whether the caller may act on a project. A project the caller is not a member of
 /// answers 404, so its existence is not revealed; a member without the role answers 403.
 /// </summary>
-public sealed class ProjectAccess(PlumblineDbContext db)
+public sealed class ProjectAccess(PlumblineDbContext db, AccessCache cache)
 {
     /// <summary>The caller's role in the project (admins act as managers), or an error result.</summary>
     public async Task<(string? Role, IResult? Denied)> RequireAsync(ClaimsPrincipal user, long projectId, string minimumRole, CancellationToken ct)
     {
-        var exists = await db.Projects.AnyAsync(p => p.Id == projectId, ct);
-        if (!exists)
+        if (await cache.ProjectAsync(db, projectId, ct) is null)
         {
             return (null, Problems.NotFound($"project {projectId} does not exist or you are not a member"));
         }
@@ -35,8 +34,7 @@ public sealed class ProjectAccess(PlumblineDbContext db)
             return (Roles.Manager, null);
         }
         var userId = user.Id();
-        var role = await db.ProjectMembers.Where(m => m.ProjectId == projectId && m.UserId == userId)
-            .Select(m => m.Role).FirstOrDefaultAsync(ct);
+        var role = await cache.RoleAsync(db, projectId, userId, ct);
         if (role is null)
         {
             return (null, Problems.NotFound($"project {projectId} does not exist or you are not a member"));

@@ -21,10 +21,14 @@ public static class WorkspaceSuggestions
     public const string MetadataKey = "suggestions";
 
     /// <summary>Suggestion ids by question to show with an item ({question: id}), or null when there are none.</summary>
-    public static async Task<JsonObject?> ChooseAsync(PlumblineDbContext db, ProjectSchema schema, long itemId, CancellationToken ct)
+    public static async Task<JsonObject?> ChooseAsync(PlumblineDbContext db, ProjectSchema schema, long itemId, CancellationToken ct) =>
+        await ChooseAsync(db, schema, itemId, await db.Items.AnyAsync(i => i.Id == itemId && i.GoldJson != null, ct), ct);
+
+    /// <summary>As above, when the caller already read whether the item is gold.</summary>
+    public static async Task<JsonObject?> ChooseAsync(PlumblineDbContext db, ProjectSchema schema, long itemId, bool isGold, CancellationToken ct)
     {
         // Gold items measure the person: a model's answer pre-filled there would measure the model instead.
-        if (await db.Items.AnyAsync(i => i.Id == itemId && i.GoldJson != null, ct))
+        if (isGold)
         {
             return null;
         }

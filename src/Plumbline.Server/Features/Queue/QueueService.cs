@@ -37,33 +37,52 @@ public sealed class QueueException(int status, string message, Dictionary<string
 /// responses than its overlap (a guarded increment on the item row, inside the submit transaction), a person
 /// never answers an item twice (unique lease and response per person and item), expired leases free their slot.
 /// </summary>
-public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
+public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, AccessCache access)
 {
     public const string Stage = "annotate";
 
     public async Task<TaskDto?> NextAsync(long projectId, long userId, CancellationToken ct)
     {
+        NoAutoSavepoints();
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var task = await NextInTransactionAsync(projectId, userId, ct);
+        await tx.CommitAsync(ct);
+        return task;
+    }
+
+    /// <summary>
+    /// Turns off EF's automatic savepoint around each SaveChanges inside a queue transaction: two more round trips
+    /// per save, and a failed queue transaction is rolled back whole anyway.
+    /// </summary>
+    /// <remarks>
+    /// An in-process FIFO gate for SQLite writers was tried here and removed: on the shared, overloaded machine
+    /// (load average 30–40) it handed the write turn to threads that were not running, and submits fell from 30/s
+    /// to none in a 20 s run. A group commit (one transaction per batch of submits) is what pays for it.
+    /// </remarks>
+    private void NoAutoSavepoints() => db.Database.AutoSavepointsEnabled = false;
+
+    /// <summary>The next task, leased inside the caller's transaction (a submit's, so its answer and the next lease commit together).</summary>
+    private async Task<TaskDto?> NextInTransactionAsync(long projectId, long userId, CancellationToken ct)
+    {
         if (await Quality.GoldScoring.PauseReasonAsync(db, projectId, userId, ct) is not null)
         {
             return null;
         }
-        var project = await db.Projects.AsNoTracking().FirstAsync(p => p.Id == projectId, ct);
-        var schema = ProjectSchema.Parse(project.SchemaJson);
+        var (project, schema) = await access.ProjectAsync(db, projectId, ct)
+            ?? throw new QueueException(404, $"project {projectId} does not exist or you are not a member");
         var now = clock.GetUtcNow().UtcDateTime;
 
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        // Resume: a person with a live lease gets the same item back.
-        var live = await db.Assignments.FirstOrDefaultAsync(a => a.ProjectId == projectId && a.UserId == userId
-            && a.Stage == Stage && a.Status == "active" && a.ExpiresAt > now, ct);
-        // Rework next: a response a reviewer sent back (its lease row, reopened, possibly expired while reworked).
-        live ??= await db.Assignments.FirstOrDefaultAsync(a => a.ProjectId == projectId && a.UserId == userId && a.Stage == Stage
-            && (a.Status == "rework" || (a.Status == "active" && a.ExpiresAt <= now && db.Responses.Any(r => r.AssignmentId == a.Id && r.Status == "submitted"))), ct);
+        // Resume: a person with a live lease gets the same item back. Rework next: a response a reviewer sent back
+        // (its lease row, reopened, possibly expired while reworked). One query, the live lease first.
+        var live = await db.Assignments.Where(a => a.ProjectId == projectId && a.UserId == userId && a.Stage == Stage
+                && ((a.Status == "active" && a.ExpiresAt > now) || a.Status == "rework"
+                    || (a.Status == "active" && a.ExpiresAt <= now && db.Responses.Any(r => r.AssignmentId == a.Id && r.Status == "submitted"))))
+            .OrderBy(a => a.Status == "active" && a.ExpiresAt > now ? 0 : 1).FirstOrDefaultAsync(ct);
         if (live is { Status: not "active" } || (live is not null && live.ExpiresAt <= now))
         {
             live.Status = "active";
             live.LeasedAt = now;
             live.ExpiresAt = now.AddMinutes(schema.Workflow.LeaseMinutes);
-            await db.SaveChangesAsync(ct);
             db.Record(clock, userId, projectId, "assignment.rework", "assignment", live.Id, new { itemId = live.ItemId });
             await db.SaveChangesAsync(ct);
         }
@@ -84,11 +103,14 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             {
                 return null;
             }
-            live = await LeaseAsync(projectId, itemId.Value, userId, now, schema.Workflow.LeaseMinutes, ct);
+            // The presentation is decided before the lease is written, so the lease row is written once.
+            var item = await LoadItemAsync(itemId.Value, userId, ct);
+            var presentation = await DecidePresentationAsync(schema, ShownFields(schema, item), userId, itemId.Value, item.IsGold, ct);
+            live = await LeaseAsync(projectId, itemId.Value, userId, now, schema.Workflow.LeaseMinutes, presentation.ToJsonString(StoredJson.Options), ct);
+            db.Record(clock, userId, projectId, "assignment.lease", "assignment", live.Id, new { itemId });
+            return await BuildTaskAsync(live, project, schema, ct, item);
         }
-        var task = await BuildTaskAsync(live, project, schema, ct);
-        await tx.CommitAsync(ct);
-        return task;
+        return await BuildTaskAsync(live, project, schema, ct);
     }
 
     /// <summary>A gold item this person has not seen: every annotator answers gold, so overlap does not apply.</summary>
@@ -105,21 +127,55 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
     }
 
     /// <summary>Leases the claimed item; the person's own expired lease on it is reused (one lease row per person and item).</summary>
-    private async Task<Assignment> LeaseAsync(long projectId, long itemId, long userId, DateTime now, int leaseMinutes, CancellationToken ct)
+    /// <remarks>
+    /// One statement (insert, or update on the unique person-item-stage key), tracked afterwards like any row read.
+    /// A reused lease keeps the presentation it was first shown with, so a person sees the item the same way again.
+    /// </remarks>
+    private async Task<Assignment> LeaseAsync(long projectId, long itemId, long userId, DateTime now, int leaseMinutes, string presentationJson, CancellationToken ct)
     {
-        var lease = await db.Assignments.FirstOrDefaultAsync(a => a.ItemId == itemId && a.UserId == userId && a.Stage == Stage, ct);
-        if (lease is null)
+        var leases = await db.Assignments.FromSqlRaw("""
+            INSERT INTO assignments (project_id, item_id, user_id, stage, status, leased_at, expires_at, presentation_json)
+            VALUES ({0}, {1}, {2}, 'annotate', 'active', {3}, {4}, {5})
+            ON CONFLICT (item_id, user_id, stage) DO UPDATE SET status = 'active', leased_at = excluded.leased_at, expires_at = excluded.expires_at,
+                presentation_json = COALESCE(assignments.presentation_json, excluded.presentation_json)
+            RETURNING *
+            """, projectId, itemId, userId, now, now.AddMinutes(leaseMinutes), presentationJson).ToListAsync(ct);
+        return leases[0];
+    }
+
+    /// <summary>An item as the task shows it, with the person's own response (draft, or submitted and sent back), in one query.</summary>
+    private sealed record ItemView(string ExternalId, string FieldsJson, bool IsGold, long? OwnId, string? OwnStatus, string? OwnValues);
+
+    private Task<ItemView> LoadItemAsync(long itemId, long userId, CancellationToken ct) =>
+        db.Items.AsNoTracking().Where(i => i.Id == itemId).Select(i => new ItemView(i.ExternalId, i.FieldsJson, i.GoldJson != null,
+            db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).Select(r => (long?)r.Id).FirstOrDefault(),
+            db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).Select(r => r.Status).FirstOrDefault(),
+            db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).Select(r => r.ValuesJson).FirstOrDefault())).FirstAsync(ct);
+
+    /// <summary>Only what the schema shows: imported extras (an original preference, say) never reach annotators.</summary>
+    private static JsonObject ShownFields(ProjectSchema schema, ItemView item)
+    {
+        var stored = JsonNode.Parse(item.FieldsJson)!.AsObject();
+        var fields = new JsonObject();
+        foreach (var def in schema.Fields)
         {
-            lease = new Assignment { ProjectId = projectId, ItemId = itemId, UserId = userId, Stage = Stage, Status = "active" };
-            db.Assignments.Add(lease);
+            if (stored[def.Name] is { } value)
+            {
+                fields[def.Name] = value.DeepClone();
+            }
         }
-        lease.LeasedAt = now;
-        lease.ExpiresAt = now.AddMinutes(leaseMinutes);
-        lease.Status = "active";
-        await db.SaveChangesAsync(ct);
-        db.Record(clock, userId, projectId, "assignment.lease", "assignment", lease.Id, new { itemId });
-        await db.SaveChangesAsync(ct);
-        return lease;
+        return fields;
+    }
+
+    /// <summary>Candidate order, and the labeller's suggestions to pre-fill (never on gold items).</summary>
+    private async Task<JsonObject> DecidePresentationAsync(ProjectSchema schema, JsonObject fields, long userId, long itemId, bool isGold, CancellationToken ct)
+    {
+        var presentation = Presentation.Decide(schema, fields, userId, itemId);
+        if (await Labellers.WorkspaceSuggestions.ChooseAsync(db, schema, itemId, isGold, ct) is { } suggested)
+        {
+            presentation[Labellers.WorkspaceSuggestions.MetadataKey] = suggested;
+        }
+        return presentation;
     }
 
     /// <summary>Who is claiming, in which project, for how many answers per item, at what time.</summary>
@@ -288,42 +344,29 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         return found.Count == 0 ? null : found[0];
     }
 
-    private async Task<TaskDto> BuildTaskAsync(Assignment assignment, Project project, ProjectSchema schema, CancellationToken ct)
+    /// <param name="item">The item, when the caller already read it (with the person's response, as of before this lease).</param>
+    private async Task<TaskDto> BuildTaskAsync(Assignment assignment, Project project, ProjectSchema schema, CancellationToken ct, ItemView? item = null)
     {
-        var item = await db.Items.AsNoTracking().Where(i => i.Id == assignment.ItemId)
-            .Select(i => new { i.ExternalId, i.FieldsJson }).FirstAsync(ct);
-        // Only what the schema shows: imported extras (an original preference, say) never reach annotators.
-        var stored = JsonNode.Parse(item.FieldsJson)!.AsObject();
-        var fields = new JsonObject();
-        foreach (var def in schema.Fields)
-        {
-            if (stored[def.Name] is { } value)
-            {
-                fields[def.Name] = value.DeepClone();
-            }
-        }
+        item ??= await LoadItemAsync(assignment.ItemId, assignment.UserId, ct);
+        var fields = ShownFields(schema, item);
         var presentation = assignment.PresentationJson is null ? null : JsonNode.Parse(assignment.PresentationJson)!.AsObject();
         if (presentation is null)
         {
-            presentation = Presentation.Decide(schema, fields, assignment.UserId, assignment.ItemId);
-            if (await Labellers.WorkspaceSuggestions.ChooseAsync(db, schema, assignment.ItemId, ct) is { } suggested)
-            {
-                presentation[Labellers.WorkspaceSuggestions.MetadataKey] = suggested;
-            }
+            presentation = await DecidePresentationAsync(schema, fields, assignment.UserId, assignment.ItemId, item.IsGold, ct);
             assignment.PresentationJson = presentation.ToJsonString(StoredJson.Options);
+        }
+        if (db.ChangeTracker.HasChanges())
+        {
             await db.SaveChangesAsync(ct);
         }
         Presentation.Apply(schema, fields, presentation);
-        var own = await db.Responses.AsNoTracking()
-            .Where(r => r.ItemId == assignment.ItemId && r.UserId == assignment.UserId)
-            .Select(r => new { r.Id, r.Status, r.ValuesJson }).FirstOrDefaultAsync(ct);
-        var draft = own?.Status == "draft" ? JsonNode.Parse(own.ValuesJson)!.AsObject() : null;
+        var draft = item.OwnStatus == "draft" ? JsonNode.Parse(item.OwnValues!)!.AsObject() : null;
         ReworkDto? rework = null;
-        if (own?.Status == "submitted")
+        if (item is { OwnStatus: "submitted", OwnId: { } ownId })
         {
-            var reject = await db.Reviews.AsNoTracking().Where(v => v.ResponseId == own.Id && v.Verdict == "reject")
+            var reject = await db.Reviews.AsNoTracking().Where(v => v.ResponseId == ownId && v.Verdict == "reject")
                 .OrderByDescending(v => v.Id).Select(v => v.Comment).FirstOrDefaultAsync(ct);
-            rework = new ReworkDto(reject, JsonNode.Parse(own.ValuesJson)!.AsObject());
+            rework = new ReworkDto(reject, JsonNode.Parse(item.OwnValues!)!.AsObject());
         }
         return new TaskDto(assignment.Id, project.Id, assignment.ItemId, item.ExternalId, fields, schema.Questions,
             project.GuidelineVersion, assignment.ExpiresAt, draft, presentation, rework,
@@ -343,6 +386,9 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         Response response;
         long projectId;
         ProjectSchema submittedSchema;
+        TaskDto? next;
+        bool pauseCheck;
+        NoAutoSavepoints();
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             var (assignment, project, schema) = await LoadOwnAsync(assignmentId, userId, ct);
@@ -362,12 +408,12 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             if (existing is { Status: "submitted" } && idempotencyKey is not null && existing.SubmitKey == idempotencyKey)
             {
                 // A retry of the submit that stored this revision (its answer was lost on the way): nothing new is stored.
+                var again = withNext ? await NextInTransactionAsync(project.Id, userId, ct) : null;
                 await tx.CommitAsync(ct);
-                return new SubmitResult(existing.Id, existing.Revision, existing.Status, withNext ? await NextAsync(project.Id, userId, ct) : null);
+                return new SubmitResult(existing.Id, existing.Revision, existing.Status, again);
             }
             if (existing?.Status != "submitted"
-                && !await CountSubmissionAsync(assignment.ItemId, project.Overlap, Quality.GoldScoring.Injects(schema.Workflow.Quality),
-                    await Quality.Calibration.IsOpenItemAsync(db, assignment.ItemId, ct), ct))
+                && !await CountSubmissionAsync(assignment.ItemId, project.Overlap, Quality.GoldScoring.Injects(schema.Workflow.Quality), ct))
             {
                 throw new QueueException(409, $"item {assignment.ItemId} already has its {project.Overlap} responses; your lease had expired");
             }
@@ -401,11 +447,18 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
                 new { assignmentId, response.Revision });
             await Quality.Calibration.RecordAsync(db, project.Id, userId, assignment.ItemId, response.ValuesJson, project.GuidelineVersion, now, ct);
             await db.SaveChangesAsync(ct);
+            // The next lease joins the submit's transaction (one commit, one round of locks) unless gold accuracy may
+            // pause the person: that check runs after the commit and must come before the next task.
+            pauseCheck = schema.Workflow.Quality.PauseBelowGoldAccuracy is not null;
+            next = withNext && !pauseCheck ? await NextInTransactionAsync(projectId, userId, ct) : null;
             await tx.CommitAsync(ct);
             submittedSchema = schema;
         }
-        await Quality.GoldScoring.CheckAfterSubmitAsync(db, clock, submittedSchema, projectId, userId, response.ItemId, ct);
-        var next = withNext ? await NextAsync(projectId, userId, ct) : null;
+        if (pauseCheck)
+        {
+            await Quality.GoldScoring.CheckAfterSubmitAsync(db, clock, submittedSchema, projectId, userId, response.ItemId, ct);
+            next = withNext ? await NextAsync(projectId, userId, ct) : null;
+        }
         return new SubmitResult(response.Id, response.Revision, response.Status, next);
     }
 
@@ -417,11 +470,12 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         }
         var now = clock.GetUtcNow().UtcDateTime;
         Response response;
-        long projectId;
+        TaskDto? next;
+        NoAutoSavepoints();
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             var (assignment, project, _) = await LoadOwnAsync(assignmentId, userId, ct);
-            projectId = project.Id;
+            var projectId = project.Id;
             var existing = await db.Responses.FirstOrDefaultAsync(r => r.ItemId == assignment.ItemId && r.UserId == userId, ct);
             if (existing?.Status == "submitted")
             {
@@ -449,9 +503,9 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
             });
             db.Record(clock, userId, project.Id, "response.skip", "response", response.Id, new { assignmentId, reason });
             await db.SaveChangesAsync(ct);
+            next = withNext ? await NextInTransactionAsync(projectId, userId, ct) : null;
             await tx.CommitAsync(ct);
         }
-        var next = withNext ? await NextAsync(projectId, userId, ct) : null;
         return new SubmitResult(response.Id, response.Revision, response.Status, next);
     }
 
@@ -460,6 +514,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
     {
         values ??= [];
         var now = clock.GetUtcNow().UtcDateTime;
+        NoAutoSavepoints();
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var (assignment, project, schema) = await LoadOwnAsync(assignmentId, userId, ct);
         if (assignment.Status != "active")
@@ -497,10 +552,12 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
     /// the item row. The item that reaches its overlap leaves the claim indexes in the same statement.
     /// </summary>
     /// <param name="goldExempt">Gold items are answered by everyone when the project injects them: no overlap limit.</param>
-    /// <param name="calibrating">Items of an open calibration round are answered by every member: no overlap limit.</param>
-    private async Task<bool> CountSubmissionAsync(long itemId, int overlap, bool goldExempt, bool calibrating, CancellationToken ct)
+    /// <remarks>Items of an open calibration round are answered by every member: no overlap limit.</remarks>
+    private async Task<bool> CountSubmissionAsync(long itemId, int overlap, bool goldExempt, CancellationToken ct)
     {
-        var counted = await db.Items.Where(i => i.Id == itemId && (calibrating || i.SubmittedCount < overlap || (goldExempt && i.GoldJson != null)))
+        // Calibration is asked in the same statement (Calibration.IsOpenItemAsync's condition): one round trip, not two.
+        var counted = await db.Items.Where(i => i.Id == itemId && (i.SubmittedCount < overlap || (goldExempt && i.GoldJson != null)
+                || db.Set<CalibrationItem>().Any(c => c.ItemId == i.Id && db.Set<CalibrationSession>().Any(s => s.Id == c.SessionId && s.Status == "open"))))
             .ExecuteUpdateAsync(s => s
                 .SetProperty(i => i.QueueState, i => i.SubmittedCount + 1 >= overlap ? ItemQueueStates.Complete : i.QueueState)
                 .SetProperty(i => i.SubmittedCount, i => i.SubmittedCount + 1), ct);
@@ -520,13 +577,12 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock)
         var assignment = await query.Where(a => a.UserId == userId).FirstOrDefaultAsync(ct)
             ?? throw new QueueException(404, $"assignment {assignmentId} does not exist or is not yours");
         // A member removed from the project loses their leases with their access.
-        var isMember = await db.ProjectMembers.AnyAsync(m => m.ProjectId == assignment.ProjectId && m.UserId == userId, ct);
-        if (!isMember)
+        if (await access.RoleAsync(db, assignment.ProjectId, userId, ct) is null
+            || await access.ProjectAsync(db, assignment.ProjectId, ct) is not { } entry)
         {
             throw new QueueException(404, $"assignment {assignmentId} does not exist or is not yours");
         }
-        var project = await db.Projects.AsNoTracking().FirstAsync(p => p.Id == assignment.ProjectId, ct);
-        return (assignment, project, ProjectSchema.Parse(project.SchemaJson));
+        return (assignment, entry.Project, entry.Schema);
     }
 }
 
