@@ -85,6 +85,7 @@ public static class WorkflowChanges
         }
         project.SchemaJson = schema.ToJson();
         project.Overlap = after.Overlap;
+        await RequeueForOverlapAsync(db, id, before.Overlap, after.Overlap, ct);
         db.Record(clock, userId, id, "workflow.update", "project", id, new
         {
             before = new { before.Overlap, before.QueueOrder, before.LeaseMinutes, before.ShowModelNames, before.ShuffleCandidates },
@@ -93,6 +94,25 @@ public static class WorkflowChanges
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         return (new WorkflowDto(after, maxSubmitted), null);
+    }
+
+    /// <summary>
+    /// A raised overlap reopens items that were complete under the old one (pinned items go back to their pins); a
+    /// lowered one closes items that already have enough answers. One statement each, whatever the project's size.
+    /// </summary>
+    private static async Task RequeueForOverlapAsync(PlumblineDbContext db, long id, int before, int after, CancellationToken ct)
+    {
+        if (after > before)
+        {
+            await db.Items.Where(i => i.ProjectId == id && i.QueueState == ItemQueueStates.Complete && i.SubmittedCount < after)
+                .ExecuteUpdateAsync(s => s.SetProperty(i => i.QueueState,
+                    i => db.Set<ItemPin>().Any(p => p.ItemId == i.Id) ? ItemQueueStates.Pinned : ItemQueueStates.Open), ct);
+        }
+        else if (after < before)
+        {
+            await db.Items.Where(i => i.ProjectId == id && i.QueueState != ItemQueueStates.Complete && i.SubmittedCount >= after)
+                .ExecuteUpdateAsync(s => s.SetProperty(i => i.QueueState, ItemQueueStates.Complete), ct);
+        }
     }
 
     private static Task<int> MaxSubmittedAsync(PlumblineDbContext db, long id, CancellationToken ct) =>
