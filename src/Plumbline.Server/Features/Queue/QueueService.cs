@@ -576,9 +576,11 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
             : db.Assignments.Where(a => a.Id == assignmentId);
         var assignment = await query.Where(a => a.UserId == userId).FirstOrDefaultAsync(ct)
             ?? throw new QueueException(404, $"assignment {assignmentId} does not exist or is not yours");
-        // A member removed from the project loses their leases with their access.
-        if (await access.RoleAsync(db, assignment.ProjectId, userId, ct) is null
-            || await access.ProjectAsync(db, assignment.ProjectId, ct) is not { } entry)
+        // A member removed from the project loses their leases with their access. Admins may annotate any project
+        // without being members (the queue leases to them), so their own leases stay theirs to submit.
+        var allowed = await access.RoleAsync(db, assignment.ProjectId, userId, ct) is not null
+            || await db.Users.AnyAsync(u => u.Id == userId && u.IsAdmin && u.IsActive, ct);
+        if (!allowed || await access.ProjectAsync(db, assignment.ProjectId, ct) is not { } entry)
         {
             throw new QueueException(404, $"assignment {assignmentId} does not exist or is not yours");
         }
