@@ -30,14 +30,14 @@ public static class JobPages
         pages.MapGet("", async Task<IResult> (long id, string? notice, HttpContext http, ProjectAccess access, PlumblineDbContext db, IAntiforgery antiforgery,
             CancellationToken ct) =>
         {
-            var (page, denied) = await ContextAsync(http, access, db, antiforgery, id, ct);
+            var (page, denied) = await ManageEndpoints.ContextAsync(http, access, db, antiforgery, id, Roles.Manager, ct);
             return denied ?? await PageAsync(db, page!, notice, null, ct);
         });
 
         pages.MapPost("/generations", async Task<IResult> (long id, HttpContext http, ProjectAccess access, PlumblineDbContext db, IAntiforgery antiforgery,
             JobSignal signal, TimeProvider clock, CancellationToken ct) =>
         {
-            var (page, denied) = await ContextAsync(http, access, db, antiforgery, id, ct);
+            var (page, denied) = await ManageEndpoints.ContextAsync(http, access, db, antiforgery, id, Roles.Manager, ct);
             if (denied is not null)
             {
                 return denied;
@@ -73,7 +73,7 @@ public static class JobPages
         pages.MapPost("/{jobId:long}/cancel", async Task<IResult> (long id, long jobId, HttpContext http, ProjectAccess access, PlumblineDbContext db,
             IAntiforgery antiforgery, TimeProvider clock, CancellationToken ct) =>
         {
-            var (page, denied) = await ContextAsync(http, access, db, antiforgery, id, ct);
+            var (page, denied) = await ManageEndpoints.ContextAsync(http, access, db, antiforgery, id, Roles.Manager, ct);
             if (denied is not null)
             {
                 return denied;
@@ -130,17 +130,5 @@ public static class JobPages
         }
         var providers = settings["providers"] is JsonArray list ? string.Join(", ", list.Select(p => p?.ToString())) : "";
         return $"{providers} × {settings["n"]?.ToString() ?? "1"} → {settings["field"]?.ToString() ?? settings["target"]?.ToString()}";
-    }
-
-    private static async Task<(ProjectPageContext? Page, IResult? Denied)> ContextAsync(HttpContext http, ProjectAccess access, PlumblineDbContext db,
-        IAntiforgery antiforgery, long id, CancellationToken ct)
-    {
-        var (role, denied) = await PageAccess.RequireAsync(http, access, id, Roles.Manager, ct);
-        if (denied is not null)
-        {
-            return (null, denied);
-        }
-        var name = await db.Projects.AsNoTracking().Where(p => p.Id == id).Select(p => p.Name).FirstAsync(ct);
-        return (new ProjectPageContext(id, name, role!, http.User.Email(), antiforgery.GetAndStoreTokens(http).RequestToken!), null);
     }
 }

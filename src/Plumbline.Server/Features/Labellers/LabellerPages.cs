@@ -24,7 +24,7 @@ public static class LabellerPages
         pages.MapGet("", async Task<IResult> (long id, string? notice, HttpContext http, ProjectAccess access, PlumblineDbContext db,
             LabellerService labellers, IAntiforgery antiforgery, CancellationToken ct) =>
         {
-            var (page, denied) = await ContextAsync(http, access, db, antiforgery, id, ct);
+            var (page, denied) = await ManageEndpoints.ContextAsync(http, access, db, antiforgery, id, Roles.Manager, ct);
             return denied ?? await ListPageAsync(db, labellers, page!, notice, null, ct);
         });
 
@@ -32,7 +32,7 @@ public static class LabellerPages
         pages.MapPost("", async Task<IResult> (long id, IFormCollection form, HttpContext http, ProjectAccess access, PlumblineDbContext db, LabellerService labellers,
             IAntiforgery antiforgery, CancellationToken ct) =>
         {
-            var (page, denied) = await ContextAsync(http, access, db, antiforgery, id, ct);
+            var (page, denied) = await ManageEndpoints.ContextAsync(http, access, db, antiforgery, id, Roles.Manager, ct);
             if (denied is not null)
             {
                 return denied;
@@ -54,7 +54,7 @@ public static class LabellerPages
         pages.MapPost("/{labeller}/run", async Task<IResult> (long id, string labeller, HttpContext http, ProjectAccess access, PlumblineDbContext db,
             LabellerService labellers, IAntiforgery antiforgery, CancellationToken ct) =>
         {
-            var (page, denied) = await ContextAsync(http, access, db, antiforgery, id, ct);
+            var (page, denied) = await ManageEndpoints.ContextAsync(http, access, db, antiforgery, id, Roles.Manager, ct);
             if (denied is not null)
             {
                 return denied;
@@ -74,7 +74,7 @@ public static class LabellerPages
         pages.MapGet("/compare", async Task<IResult> (long id, string? a, string? b, HttpContext http, ProjectAccess access, PlumblineDbContext db,
             LabellerService labellers, LabellerReportService reports, IAntiforgery antiforgery, CancellationToken ct) =>
         {
-            var (page, denied) = await ContextAsync(http, access, db, antiforgery, id, ct);
+            var (page, denied) = await ManageEndpoints.ContextAsync(http, access, db, antiforgery, id, Roles.Manager, ct);
             if (denied is not null)
             {
                 return denied;
@@ -96,7 +96,7 @@ public static class LabellerPages
         pages.MapGet("/{labeller}", async Task<IResult> (long id, string labeller, int? version, HttpContext http, ProjectAccess access, PlumblineDbContext db,
             LabellerService labellers, LabellerReportService reports, IAntiforgery antiforgery, CancellationToken ct) =>
         {
-            var (page, denied) = await ContextAsync(http, access, db, antiforgery, id, ct);
+            var (page, denied) = await ManageEndpoints.ContextAsync(http, access, db, antiforgery, id, Roles.Manager, ct);
             if (denied is not null)
             {
                 return denied;
@@ -147,17 +147,5 @@ public static class LabellerPages
         var providers = await db.Set<ModelProvider>().AsNoTracking().OrderBy(p => p.Name).Select(p => p.Name).ToListAsync(ct);
         var schema = ProjectSchema.Parse(await db.Projects.AsNoTracking().Where(p => p.Id == page.ProjectId).Select(p => p.SchemaJson).FirstAsync(ct));
         return new RazorComponentResult<LabellersPage>(new { Page = page, Schema = schema, Labellers = list, Runs = runs, Providers = providers, Notice = notice, Error = error });
-    }
-
-    private static async Task<(ProjectPageContext? Page, IResult? Denied)> ContextAsync(HttpContext http, ProjectAccess access, PlumblineDbContext db,
-        IAntiforgery antiforgery, long id, CancellationToken ct)
-    {
-        var (role, denied) = await PageAccess.RequireAsync(http, access, id, Roles.Manager, ct);
-        if (denied is not null)
-        {
-            return (null, denied);
-        }
-        var name = await db.Projects.AsNoTracking().Where(p => p.Id == id).Select(p => p.Name).FirstAsync(ct);
-        return (new ProjectPageContext(id, name, role!, http.User.Email(), antiforgery.GetAndStoreTokens(http).RequestToken!), null);
     }
 }
