@@ -55,9 +55,8 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     /// per save, and a failed queue transaction is rolled back whole anyway.
     /// </summary>
     /// <remarks>
-    /// An in-process FIFO gate for SQLite writers was tried here and removed: on the shared, overloaded machine
-    /// (load average 30–40) it handed the write turn to threads that were not running, and submits fell from 30/s
-    /// to none in a 20 s run. A group commit (one transaction per batch of submits) is what pays for it.
+    /// An in-process writer gate and a group commit for SQLite were both tried and left out: on a quiet machine the
+    /// limit is the CPU each submit costs, not the commit (docs/benchmarks.md, "Work queue").
     /// </remarks>
     private void NoAutoSavepoints() => db.Database.AutoSavepointsEnabled = false;
 
@@ -147,10 +146,11 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     private sealed record ItemView(string ExternalId, string FieldsJson, bool IsGold, long? OwnId, string? OwnStatus, string? OwnValues);
 
     private Task<ItemView> LoadItemAsync(long itemId, long userId, CancellationToken ct) =>
-        db.Items.AsNoTracking().Where(i => i.Id == itemId).Select(i => new ItemView(i.ExternalId, i.FieldsJson, i.GoldJson != null,
-            db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).Select(r => (long?)r.Id).FirstOrDefault(),
-            db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).Select(r => r.Status).FirstOrDefault(),
-            db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).Select(r => r.ValuesJson).FirstOrDefault())).FirstAsync(ct);
+        // A person has at most one response per item (unique key), so the outer join yields one row.
+        (from i in db.Items.AsNoTracking()
+         where i.Id == itemId
+         from r in db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).DefaultIfEmpty()
+         select new ItemView(i.ExternalId, i.FieldsJson, i.GoldJson != null, (long?)r!.Id, r.Status, r.ValuesJson)).FirstAsync(ct);
 
     /// <summary>Only what the schema shows: imported extras (an original preference, say) never reach annotators.</summary>
     private static JsonObject ShownFields(ProjectSchema schema, ItemView item)
