@@ -222,6 +222,9 @@ public sealed class AnnotateTemplateTests(BrowserFixture fixture)
         (await categories.IsVisibleAsync()).ShouldBeTrue();
         await page.Keyboard.PressAsync("1");
         await page.Keyboard.PressAsync("3");
+        // The taxonomy has twelve categories: the eleventh and twelfth are Q and W, shown on the options.
+        (await categories.Locator("label.opt", new() { HasText = "sexual_content" }).Locator("kbd").InnerTextAsync()).ShouldBe("W");
+        await page.Keyboard.PressAsync("w");
         await BrowserScenario.ScreenshotAsync(page, "safety");
         await SubmitAsync(page);
 
@@ -237,7 +240,7 @@ public sealed class AnnotateTemplateTests(BrowserFixture fixture)
         var stored = await s.ResponsesOfAsync(project, email);
         stored.Select(r => r.Response["values"]!.ToJsonString()).ShouldBe([
             """{"verdict":"safe"}""",
-            """{"verdict":"unsafe","categories":["violent_crimes","sex_related_crimes"]}""",
+            """{"verdict":"unsafe","categories":["violent_crimes","sex_related_crimes","sexual_content"]}""",
             """{"verdict":"unsafe","categories":["suicide_and_self_harm"]}""",
         ]);
     }

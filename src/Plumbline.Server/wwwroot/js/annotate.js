@@ -113,6 +113,12 @@ function optionKeyIndex(key) {
   return -1;
 }
 
+// The key of each label or rating option comes with the page (data-hotkey): digits, then letters for long lists.
+function byHotkey(elements, key) {
+  const wanted = key.length === 1 ? key.toUpperCase() : '';
+  return wanted ? elements.find((el) => el.dataset.hotkey === wanted) : undefined;
+}
+
 function choose(input) {
   if (input.type === 'checkbox') input.checked = !input.checked;
   else input.checked = true;
@@ -124,10 +130,9 @@ function handleBlockKey(block, e) {
   const kind = block.dataset.kind;
   const index = optionKeyIndex(key);
   if (kind === 'label' || kind === 'multi_label' || kind === 'rating') {
-    if (index < 0) return false;
-    const inputs = $$(`input[name="${block.dataset.key}"]`, block);
-    if (!inputs[index]) return false;
-    choose(inputs[index]);
+    const input = byHotkey($$(`input[name="${block.dataset.key}"]`, block), key);
+    if (!input) return false;
+    choose(input);
     if (kind === 'multi_label') {
       markCurrent(block);
       block.focus();
@@ -230,9 +235,8 @@ document.addEventListener('drop', (e) => {
 
 // ---- spans: select text, press a label key ----
 function spanKey(block, e) {
-  const index = optionKeyIndex(e.key);
-  const labels = $$('.span-labels [data-label]', block);
-  if (index < 0 || !labels[index]) return false;
+  const label = byHotkey($$('.span-labels [data-label]', block), e.key);
+  if (!label) return false;
   const container = $('.span-text', block);
   const selection = window.getSelection();
   if (!selection || selection.rangeCount === 0 || selection.isCollapsed) return true;
@@ -248,7 +252,7 @@ function spanKey(block, e) {
   const end = offset(range.endContainer, range.endOffset);
   const input = $('input[type=hidden]', block);
   const spans = JSON.parse(input.value || '[]');
-  spans.push({ start, end, label: labels[index].dataset.label });
+  spans.push({ start, end, label: label.dataset.label });
   input.value = JSON.stringify(spans);
   selection.removeAllRanges();
   renderSpans(container);
