@@ -25,6 +25,7 @@ public static class ReleaseCoreBench
             var total = Stopwatch.StartNew();
             // Process CPU time (GC threads included): on the shared machine the stage stopwatches measure the load as much as the code.
             var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             for (var i = 0; i < rows.Count; i++)
             {
                 parse.Start();
@@ -49,9 +50,10 @@ public static class ReleaseCoreBench
             var complete = Stopwatch.StartNew();
             builder.Complete(new ReleaseManifest());
             var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+            var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
             Console.WriteLine($"{count:N0} items: total {total.Elapsed.TotalMilliseconds / count * 1000:0.0} µs/item; parse {parse.Elapsed.TotalMilliseconds / count * 1000:0.0}, "
                 + $"consensus {consensus.Elapsed.TotalMilliseconds / count * 1000:0.0}, write {write.Elapsed.TotalMilliseconds / count * 1000:0.0}, complete {complete.Elapsed.TotalMilliseconds:0} ms; "
-                + $"process CPU {cpu.TotalMilliseconds / count * 1000:0.0} µs/item");
+                + $"process CPU {cpu.TotalMilliseconds / count * 1000:0.0} µs/item; allocated {allocated / count:N0} B/item");
         }
         return Task.FromResult(0);
     }
