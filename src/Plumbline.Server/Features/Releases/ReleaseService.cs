@@ -182,10 +182,11 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
         var writing = new System.Diagnostics.Stopwatch();
         var noAnswers = settings.OnlyReviewed ? "no accepted or corrected answers" : "no submitted answers";
         var belowConfidence = "consensus confidence below " + settings.MinConfidence.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        // Two stages on the two cores: this task reads pages and parses them (SQLite or Npgsql, UTF-16 strings, JSON
-        // trees); the writer task computes consensus and splits, formats, hashes and writes. The two halves cost about
-        // the same per item (docs/benchmarks.md, "Releases (issue 6)"). One writer taking pages in the order they were
-        // read keeps the bytes the same as a single pass; the bounded channel keeps at most one page waiting.
+        // Two stages on the two cores: this task reads pages, parses them and computes consensus and splits; the writer
+        // task formats, hashes (per item and per file) and writes. With consensus on the writer's side the writer was
+        // busy 43 s against the reader's 27 s at 1,000,000 items (docs/benchmarks.md, "Releases (issue 6)"). One writer
+        // taking pages in the order they were read keeps the bytes the same as a single pass; the bounded channel keeps
+        // at most one page waiting.
         var pages = Channel.CreateBounded<List<Entry>>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var reading = new System.Diagnostics.Stopwatch();
@@ -198,24 +199,13 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                     writing.Start();
                     foreach (var entry in page)
                     {
-                        if (entry.Row is not { } row)
+                        if (entry.Item is { } item)
                         {
-                            builder.Skip(entry.Skipped!);
-                            continue;
-                        }
-                        var item = new ReleaseItem
-                        {
-                            ItemId = row.Id, ExternalId = row.ExternalId, Fields = row.Fields, FieldsJson = row.FieldsJson, MetadataJson = row.MetadataJson,
-                            Answers = entry.Answers!, Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, row.Fields, entry.Answers!, row.Decisions),
-                            Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
-                        };
-                        if (item.Confidence < settings.MinConfidence)
-                        {
-                            builder.Skip(belowConfidence);
+                            builder.Add(item);
                         }
                         else
                         {
-                            builder.Add(item);
+                            builder.Skip(entry.Skipped!);
                         }
                     }
                     writing.Stop();
@@ -238,7 +228,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                 {
                     if (row.Answers.Count == 0)
                     {
-                        page.Add(new Entry(null, null, noAnswers));
+                        page.Add(new Entry(null, noAnswers));
                         continue;
                     }
                     var answers = new List<ReleaseAnswer>(row.Answers.Count);
@@ -246,7 +236,13 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                     {
                         answers.Add(new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values, a.ValuesJson));
                     }
-                    page.Add(new Entry(row, answers, null));
+                    var item = new ReleaseItem
+                    {
+                        ItemId = row.Id, ExternalId = row.ExternalId, Fields = row.Fields, FieldsJson = row.FieldsJson, MetadataJson = row.MetadataJson,
+                        Answers = answers, Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, row.Fields, answers, row.Decisions),
+                        Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
+                    };
+                    page.Add(item.Confidence < settings.MinConfidence ? new Entry(null, belowConfidence) : new Entry(item, null));
                 }
                 reading.Stop();
                 await pages.Writer.WriteAsync(page, stop.Token);
@@ -285,8 +281,8 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
         }
     }
 
-    /// <summary>One item read for the writer: its row and answers, or left out for a reason.</summary>
-    private readonly record struct Entry(ItemRow? Row, List<ReleaseAnswer>? Answers, string? Skipped);
+    /// <summary>One item read for the writer: in the release, or left out for a reason.</summary>
+    private readonly record struct Entry(ReleaseItem? Item, string? Skipped);
 
     /// <summary>Pseudonyms under a salt derived from the project's secret and the settings, or e-mail addresses when asked.</summary>
     private async Task<Func<long, string>> AnnotatorNamesAsync(long projectId, ResolvedReleaseSettings settings, CancellationToken ct)
