@@ -234,7 +234,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                     var answers = new List<ReleaseAnswer>(row.Answers.Count);
                     foreach (var a in row.Answers)
                     {
-                        answers.Add(new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values, a.ValuesJson));
+                        answers.Add(new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.ValuesJson));
                     }
                     var item = new ReleaseItem
                     {
@@ -355,7 +355,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
         return query.OrderBy(i => i.Id);
     }
 
-    private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, JsonObject Values, string ValuesJson);
+    private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, string ValuesJson);
 
     private sealed record ItemRow(long Id, string ExternalId, JsonObject Fields, string FieldsJson, string MetadataJson, List<AnswerRow> Answers,
         Dictionary<string, JsonNode?>? Decisions);
@@ -473,7 +473,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                                 continue;
                             }
                             var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? review.Corrected : reader.GetString(5);
-                            answers.Add(new AnswerRow(id, reader.GetInt64(2), reader.GetInt32(3), JsonNode.Parse(values) as JsonObject ?? [], values));
+                            answers.Add(new AnswerRow(id, reader.GetInt64(2), reader.GetInt32(3), values));
                         }
                         if (matches)
                         {
