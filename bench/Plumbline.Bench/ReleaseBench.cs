@@ -30,6 +30,9 @@ public static class ReleaseBench
         string? pg = null;
         string format = "trl-preference";
         var keep = false;
+        string? from = null;
+        string? serverDll = null;
+        long warmup = 0;
         for (var i = 0; i < args.Length; i++)
         {
             string? Next() => i + 1 < args.Length ? args[++i] : null;
@@ -50,8 +53,17 @@ public static class ReleaseBench
                 case "--keep":
                     keep = true;
                     break;
+                case "--from" when Next() is { Length: > 0 } value:
+                    from = value;
+                    break;
+                case "--server" when Next() is { Length: > 0 } value:
+                    serverDll = value;
+                    break;
+                case "--warmup" when long.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var w) && w >= 0:
+                    warmup = w;
+                    break;
                 default:
-                    Console.Error.WriteLine("release: usage [--items N] [--database sqlite|postgres] [--pg CONNECTION] [--format F] [--keep]");
+                    Console.Error.WriteLine("release: usage [--items N] [--database sqlite|postgres] [--pg CONNECTION] [--format F] [--keep] [--from KEPT-SQLITE-FOLDER] [--server DLL] [--warmup ITEMS]");
                     return 1;
             }
         }
@@ -60,7 +72,7 @@ public static class ReleaseBench
             Console.Error.WriteLine("release: --database postgres needs --pg \"Host=…;Port=…;Username=…;Database=postgres\"");
             return 1;
         }
-        var serverDll = FindServerDll();
+        serverDll ??= FindServerDll();
         if (serverDll is null || !File.Exists(serverDll))
         {
             Console.Error.WriteLine("Plumbline.Server.dll not found: build with `dotnet build bench/Plumbline.Bench -c Release`");
@@ -74,7 +86,20 @@ public static class ReleaseBench
         try
         {
             string connection;
-            if (database == "sqlite")
+            long? fromProject = null;
+            if (from is not null)
+            {
+                // A folder kept by an earlier SQLite run (--keep): its database is copied, so a run skips the minutes of
+                // loading and the kept folder stays as it was.
+                File.Copy(Path.Combine(from, "plumbline.db"), Path.Combine(work, "plumbline.db"));
+                if (File.Exists(Path.Combine(from, "secret.key")))
+                {
+                    File.Copy(Path.Combine(from, "secret.key"), Path.Combine(work, "secret.key"));
+                }
+                (fromProject, items) = KeptProject(Path.Combine(work, "plumbline.db"));
+                connection = "sqlite:" + Path.Combine(work, "plumbline.db");
+            }
+            else if (database == "sqlite")
             {
                 connection = "sqlite:" + Path.Combine(work, "plumbline.db");
             }
@@ -95,20 +120,26 @@ public static class ReleaseBench
             using var client = new HttpClient { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
             await WaitForHealthAsync(client, server);
-            using var created = await client.PostAsJsonAsync("api/v1/projects", new { name = "Release benchmark", template = "pairwise", overlap = 3 });
-            created.EnsureSuccessStatusCode();
-            var projectId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
-
-            var load = Stopwatch.StartNew();
-            if (database == "sqlite")
+            long projectId;
+            if (fromProject is { } kept)
             {
-                LoadSqlite(Path.Combine(work, "plumbline.db"), projectId, items);
+                projectId = kept;
+                Console.WriteLine($"copied {items:N0} items from {from}");
             }
             else
             {
-                await LoadPostgresAsync(loadConnection!, projectId, items);
+                projectId = await CreateAndLoadAsync(client, database, work, loadConnection, items);
             }
-            Console.WriteLine($"loaded {items:N0} items and {items * 3:N0} responses into {database} in {load.Elapsed.TotalSeconds:0.0} s");
+
+            if (warmup > 0)
+            {
+                // A server that has built a release before: the first request of a fresh process also pays for the JIT
+                // of EF Core, Kestrel and the release path (about 12,000 methods), seconds of CPU on two cores.
+                var warm = Stopwatch.StartNew();
+                var warmProject = await CreateAndLoadAsync(client, database, work, loadConnection, warmup, "Release warm-up");
+                var (warmStatus, _) = await ReleaseAsync(client, warmProject, format);
+                Console.WriteLine($"warm-up release of {warmup:N0} items: {warmStatus} after {warm.Elapsed.TotalSeconds:0.0} s");
+            }
 
             var before = Proc.Read(server.Id);
             var reset = Proc.ResetPeak(server.Id);
@@ -127,25 +158,7 @@ public static class ReleaseBench
             });
             var cpuBefore = Proc.CpuTime(server.Id);
             var watch = Stopwatch.StartNew();
-            using var response = await client.PostAsJsonAsync($"api/v1/projects/{projectId}/releases",
-                new { formats = new[] { format }, split = new { validation = 0.05, test = 0.05, seed = 1 } });
-            var body = await response.Content.ReadAsStringAsync();
-            if (!response.IsSuccessStatusCode)
-            {
-                Console.Error.WriteLine($"release failed: HTTP {(int)response.StatusCode} {body}");
-                return 1;
-            }
-            // The release builds in the server's background worker: poll its location until it is ready.
-            var location = response.Headers.Location!.ToString();
-            string status;
-            do
-            {
-                await Task.Delay(20);
-                body = await client.GetStringAsync(location);
-                using var state = JsonDocument.Parse(body);
-                status = state.RootElement.GetProperty("release").GetProperty("status").GetString()!;
-            }
-            while (status is "queued" or "building");
+            var (status, body) = await ReleaseAsync(client, projectId, format);
             watch.Stop();
             await stop.CancelAsync();
             await sampler;
@@ -206,9 +219,63 @@ public static class ReleaseBench
 
     private static readonly string[] Topics = ["a hash table", "recursion", "photosynthesis", "compound interest", "TCP handshakes", "inflation", "binary search", "black holes"];
 
-    /// <summary>One generated item: a chat prompt and two candidates of about 150 characters; and its three answers.</summary>
+    /// <summary>Queues a release of the project and polls its location until the server's worker has built it: (status, last body).</summary>
+    private static async Task<(string Status, string Body)> ReleaseAsync(HttpClient client, long projectId, string format)
+    {
+        using var response = await client.PostAsJsonAsync($"api/v1/projects/{projectId}/releases",
+            new { formats = new[] { format }, split = new { validation = 0.05, test = 0.05, seed = 1 } });
+        var body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+        {
+            return ($"HTTP {(int)response.StatusCode}", body);
+        }
+        var location = response.Headers.Location!.ToString();
+        string status;
+        do
+        {
+            await Task.Delay(20);
+            body = await client.GetStringAsync(location);
+            using var state = JsonDocument.Parse(body);
+            status = state.RootElement.GetProperty("release").GetProperty("status").GetString()!;
+        }
+        while (status is "queued" or "building");
+        return (status, body);
+    }
+
+    private static async Task<long> CreateAndLoadAsync(HttpClient client, string database, string work, string? loadConnection, long items,
+        string name = "Release benchmark")
+    {
+        using var created = await client.PostAsJsonAsync("api/v1/projects", new { name, template = "pairwise", overlap = 3 });
+        created.EnsureSuccessStatusCode();
+        var projectId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+
+        var load = Stopwatch.StartNew();
+        if (database == "sqlite")
+        {
+            LoadSqlite(Path.Combine(work, "plumbline.db"), projectId, items);
+        }
+        else
+        {
+            await LoadPostgresAsync(loadConnection!, projectId, items);
+        }
+        Console.WriteLine($"loaded {items:N0} items and {items * 3:N0} responses into {database} in {load.Elapsed.TotalSeconds:0.0} s");
+        return projectId;
+    }
+
+    /// <summary>The benchmark project of a kept database and its item count.</summary>
+    private static (long Project, long Items) KeptProject(string path)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path }.ConnectionString);
+        connection.Open();
+        using var find = connection.CreateCommand();
+        find.CommandText = "SELECT id, (SELECT count(*) FROM items WHERE project_id = p.id) FROM projects p WHERE name = 'Release benchmark' ORDER BY id LIMIT 1";
+        using var found = find.ExecuteReader();
+        return found.Read() ? (found.GetInt64(0), found.GetInt64(1)) : throw new InvalidOperationException($"no 'Release benchmark' project in {path}");
+    }
+
     internal static (string Fields, string[] Answers) GenerateForCore(long i) => Generate(i);
 
+    /// <summary>One generated item: a chat prompt and two candidates of about 150 characters; and its three answers.</summary>
     private static (string Fields, string[] Answers) Generate(long i)
     {
         var topic = Topics[i % Topics.Length];

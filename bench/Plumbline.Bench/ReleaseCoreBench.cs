@@ -21,37 +21,46 @@ public static class ReleaseCoreBench
             var parse = new Stopwatch();
             var consensus = new Stopwatch();
             var write = new Stopwatch();
+            long parseBytes = 0, consensusBytes = 0, writeBytes = 0;
             using var builder = new ReleaseBuilder(schema, ["trl-preference"], methods, true, _ => Stream.Null);
             var total = Stopwatch.StartNew();
             // Process CPU time (GC threads included): on the shared machine the stage stopwatches measure the load as much as the code.
             var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             for (var i = 0; i < rows.Count; i++)
             {
+                var mark = GC.GetAllocatedBytesForCurrentThread();
                 parse.Start();
                 var fields = JsonNode.Parse(rows[i].Fields)!.AsObject();
                 var answers = new List<ReleaseAnswer>(3);
                 for (var a = 0; a < 3; a++)
                 {
-                    answers.Add(new ReleaseAnswer(i * 3 + a, pseudonyms.Of(1001 + a), 1, JsonNode.Parse(rows[i].Answers[a])!.AsObject(), rows[i].Answers[a]));
+                    answers.Add(new ReleaseAnswer(i * 3 + a, pseudonyms.Of(1001 + a), 1, rows[i].Answers[a]));
                 }
                 parse.Stop();
+                parseBytes += GC.GetAllocatedBytesForCurrentThread() - mark;
+                mark = GC.GetAllocatedBytesForCurrentThread();
                 consensus.Start();
                 var c = ReleaseBuilder.Consensus(schema, methods, fields, answers);
                 var split = splits.Of("item-" + i);
                 consensus.Stop();
+                consensusBytes += GC.GetAllocatedBytesForCurrentThread() - mark;
+                mark = GC.GetAllocatedBytesForCurrentThread();
                 write.Start();
                 builder.Add(new ReleaseItem
                 {
                     ItemId = i, ExternalId = "item-" + i, Fields = fields, FieldsJson = rows[i].Fields, MetadataJson = "{}", Answers = answers, Consensus = c, Split = split,
                 });
                 write.Stop();
+                writeBytes += GC.GetAllocatedBytesForCurrentThread() - mark;
             }
             var complete = Stopwatch.StartNew();
             builder.Complete(new ReleaseManifest());
             var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+            var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
             Console.WriteLine($"{count:N0} items: total {total.Elapsed.TotalMilliseconds / count * 1000:0.0} µs/item; parse {parse.Elapsed.TotalMilliseconds / count * 1000:0.0}, "
                 + $"consensus {consensus.Elapsed.TotalMilliseconds / count * 1000:0.0}, write {write.Elapsed.TotalMilliseconds / count * 1000:0.0}, complete {complete.Elapsed.TotalMilliseconds:0} ms; "
-                + $"process CPU {cpu.TotalMilliseconds / count * 1000:0.0} µs/item");
+                + $"process CPU {cpu.TotalMilliseconds / count * 1000:0.0} µs/item; allocated {allocated / count:N0} B/item (parse {parseBytes / count:N0}, consensus {consensusBytes / count:N0}, write {writeBytes / count:N0})");
         }
         return Task.FromResult(0);
     }

@@ -259,19 +259,13 @@ public static class ItemConsensus
         var n = 0;
         foreach (var a in answers)
         {
-            if (a.Values[q.Name] is not JsonObject pref || pref["choice"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String)
-            {
-                continue;
-            }
-            var choice = c.GetValue<string>();
-            var index = choice == AnswerValidator.Tie ? ids.Count : choice == AnswerValidator.BothBad ? ids.Count + 1 : ids.IndexOf(choice);
-            if (index < 0)
+            if (!PreferenceAnswer.TryRead(a, q.Name, ids, out var index, out var strength) || index < 0)
             {
                 continue;
             }
             counts[index]++;
             n++;
-            if (JsonNumbers.Of(pref["strength"]) is { } s)
+            if (strength is { } s)
             {
                 strengthSum[index] += s;
                 strengthCount[index]++;
@@ -490,4 +484,120 @@ internal sealed class ConsensusSet(int capacity) : IReadOnlyDictionary<string, Q
     public IEnumerator<KeyValuePair<string, QuestionConsensus>> GetEnumerator() => entries.GetEnumerator();
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
+/// <summary>
+/// One answer to a preference question: which category it chose (a candidate's index in stored order, then tie, then
+/// both bad) and its strength. Read from the stored JSON text when the answer came from storage, so no tree is built.
+/// </summary>
+internal static class PreferenceAnswer
+{
+    /// <summary>
+    /// False when the answer has no object for <paramref name="question"/> or no string <c>choice</c> in it; otherwise
+    /// <paramref name="index"/> is the candidate's index in <paramref name="ids"/>, <c>ids.Count</c> for a tie,
+    /// <c>ids.Count + 1</c> for both bad, or -1 for any other text, and <paramref name="strength"/> the number given, if any.
+    /// </summary>
+    public static bool TryRead(ReleaseAnswer answer, string question, List<string> ids, out int index, out double? strength)
+    {
+        if (answer.ValuesJson is { } text)
+        {
+            return TryReadText(text, question, ids, out index, out strength);
+        }
+        index = -1;
+        strength = null;
+        if (answer.Values[question] is not JsonObject pref || pref["choice"] is not JsonValue c || c.GetValueKind() != JsonValueKind.String)
+        {
+            return false;
+        }
+        var choice = c.GetValue<string>();
+        index = choice == AnswerValidator.Tie ? ids.Count : choice == AnswerValidator.BothBad ? ids.Count + 1 : ids.IndexOf(choice);
+        strength = JsonNumbers.Of(pref["strength"]);
+        return true;
+    }
+
+    private static bool TryReadText(string text, string question, List<string> ids, out int index, out double? strength)
+    {
+        index = -1;
+        strength = null;
+        var max = System.Text.Encoding.UTF8.GetMaxByteCount(text.Length);
+        byte[]? rented = max > 512 ? System.Buffers.ArrayPool<byte>.Shared.Rent(max) : null;
+        try
+        {
+            Span<byte> buffer = rented ?? stackalloc byte[512];
+            var reader = new Utf8JsonReader(buffer[..System.Text.Encoding.UTF8.GetBytes(text, buffer)]);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+            // The question's value among the top-level properties; anything else is skipped whole.
+            var found = false;
+            while (!found && reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                found = reader.ValueTextEquals(question);
+                reader.Read();
+                if (!found)
+                {
+                    reader.Skip();
+                }
+            }
+            if (!found || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+            var hasChoice = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("choice"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        hasChoice = true;
+                        index = reader.ValueTextEquals(AnswerValidator.Tie) ? ids.Count : reader.ValueTextEquals(AnswerValidator.BothBad) ? ids.Count + 1 : IndexOf(ref reader, ids);
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("strength"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var d))
+                    {
+                        strength = d;
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+            return hasChoice;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static int IndexOf(ref Utf8JsonReader reader, List<string> ids)
+    {
+        for (var i = 0; i < ids.Count; i++)
+        {
+            if (reader.ValueTextEquals(ids[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
 }

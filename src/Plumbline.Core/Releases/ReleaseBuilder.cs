@@ -234,7 +234,15 @@ public sealed class ReleaseBuilder : IDisposable
         foreach (var a in item.Answers)
         {
             contentJson.WriteNumberValue(a.ResponseId);
-            WriteStored(a.ValuesJson, a.Values);
+            // Not through WriteStored: reading a.Values would parse the tree this path avoids.
+            if (a.ValuesJson is { } valuesJson)
+            {
+                contentJson.WriteRawValue(valuesJson, skipInputValidation: true);
+            }
+            else
+            {
+                a.Values.WriteTo(contentJson);
+            }
         }
         contentJson.WriteEndArray();
         contentJson.WriteStartObject("c");
@@ -303,7 +311,17 @@ public sealed class ReleaseBuilder : IDisposable
                     t.Values.Clear();
                     foreach (var a in item.Answers)
                     {
-                        if (Code(q, candidates, a.Values[name]) is { } value)
+                        if (q.Type == SchemaTypes.Preference)
+                        {
+                            // Agreement is about which candidate won, not where it was stored: candidate indices, then tie and
+                            // both bad (any other text counts as both bad). Read from the stored text, as consensus does.
+                            var ids = candidates ?? [];
+                            if (PreferenceAnswer.TryRead(a, name, ids, out var index, out _))
+                            {
+                                t.Values.Add(index >= 0 && index < ids.Count ? index : index == ids.Count ? 1000 : 1001);
+                            }
+                        }
+                        else if (Code(q, a.Values[name]) is { } value)
                         {
                             t.Values.Add(value);
                         }
@@ -314,8 +332,8 @@ public sealed class ReleaseBuilder : IDisposable
         }
     }
 
-    /// <summary>An answer as a number for agreement: label or choice index, or the rating.</summary>
-    private static double? Code(QuestionDefinition q, List<string>? candidates, JsonNode? value)
+    /// <summary>An answer as a number for agreement: the label's index, or the rating (preferences: see <see cref="Tally"/>).</summary>
+    private static double? Code(QuestionDefinition q, JsonNode? value)
     {
         switch (q.Type)
         {
@@ -324,15 +342,6 @@ public sealed class ReleaseBuilder : IDisposable
             case SchemaTypes.Label:
                 var label = value is JsonValue l && l.GetValueKind() == JsonValueKind.String ? (q.Labels ?? []).IndexOf(l.GetValue<string>()) : -1;
                 return label >= 0 ? label : null;
-            case SchemaTypes.Preference:
-                if (value?["choice"] is not JsonValue choice || choice.GetValueKind() != JsonValueKind.String)
-                {
-                    return null;
-                }
-                var text = choice.GetValue<string>();
-                var index = candidates?.IndexOf(text) ?? -1;
-                // Agreement is about which candidate won, not where it was stored: candidate indices, then tie and both bad.
-                return index >= 0 ? index : text == AnswerValidator.Tie ? 1000 : 1001;
             default:
                 return null;
         }

@@ -9,7 +9,27 @@ namespace Plumbline.Core.Releases;
 /// <param name="Values">Answers keyed by question name.</param>
 /// <param name="ValuesJson">The stored JSON text <paramref name="Values"/> was parsed from, when it came from storage: the item
 /// index hashes it as stored instead of re-serialising the tree.</param>
-public sealed record ReleaseAnswer(long ResponseId, string Annotator, int GuidelineVersion, JsonObject Values, string? ValuesJson = null);
+public sealed record ReleaseAnswer(long ResponseId, string Annotator, int GuidelineVersion, JsonObject Values, string? ValuesJson = null)
+{
+    private JsonObject? values = Values;
+
+    /// <summary>
+    /// An answer read from storage: <see cref="Values"/> is parsed from <paramref name="valuesJson"/> on first use. A
+    /// preference release never needs the tree (consensus and agreement read the stored text), and building one per
+    /// answer was a large share of a release's allocations.
+    /// </summary>
+    public ReleaseAnswer(long responseId, string annotator, int guidelineVersion, string valuesJson)
+        : this(responseId, annotator, guidelineVersion, null!, valuesJson)
+    {
+    }
+
+    /// <summary>Answers keyed by question name.</summary>
+    public JsonObject Values
+    {
+        get => values ??= JsonNode.Parse(ValuesJson ?? "{}") as JsonObject ?? [];
+        init => values = value;
+    }
+}
 
 /// <summary>
 /// One item on its way into a release: its fields, its answers, the consensus of every question, and its split.

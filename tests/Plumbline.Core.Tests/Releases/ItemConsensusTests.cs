@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using Plumbline.Core.Releases;
 using Plumbline.Core.Schema;
@@ -21,6 +22,49 @@ public sealed class ItemConsensusTests
         c.Confidence.ShouldBe(2 / 3.0, 1e-12);
         c.Strength.ShouldBe(2.5, 1e-12); // mean of the strengths given with the winning choice: (3 + 2) / 2
         c.Votes.Select(v => $"{v.Key}={v.Value}").ShouldBe(["b=2", "a=1"]);
+    }
+
+    [Fact]
+    public void Preference_StoredText_SameReleaseAsParsedTrees()
+    {
+        // Answers read from storage are used as text (no tree); answers built in code go through the tree. Both must give
+        // the same consensus, agreement and files, including odd stored values: escapes, property order, unknown choices,
+        // a strength that is not a number, a value that is not an object.
+        string[][] stored =
+        [
+            ["""{"preference":{"choice":"a","strength":2}}""", """{"preference":{"strength":3,"choice":"a"}}""", """{"preference":{"choice":"b","strength":1}}"""],
+            ["""{"preference":{"choice":"\u0062"}}""", """{"other":[1,{"x":2}],"preference":{"choice":"b","note":{"a":1}}}""", """{"preference":{"choice":"tie"}}"""],
+            ["""{"preference":{"choice":"both_bad","strength":2}}""", """{"preference":{"choice":"both_bad","strength":"high"}}""", """{"preference":{"choice":"c"}}"""],
+            ["""{"preference":"a"}""", """{"preference":{"choice":2}}""", """{"preference":{"choice":"a","strength":1.5}}"""],
+            ["""{"preference":{"choice":"a"}}""", """{"preference":{"choice":"b"}}""", """{}"""],
+        ];
+        var schema = Template("pairwise");
+        var methods = new Dictionary<string, string>();
+        List<ReleaseItem> Items(bool asText) => stored.Select((answers, n) =>
+        {
+            var fields = Pair("Q" + n, "A" + n, "B" + n);
+            var list = answers.Select((v, i) => asText
+                ? new ReleaseAnswer((n * 10) + i, "u" + i, 1, v)
+                : new ReleaseAnswer((n * 10) + i, "u" + i, 1, JsonNode.Parse(v)!.AsObject())).ToList();
+            return new ReleaseItem
+            {
+                ItemId = n, ExternalId = "item-" + n, Fields = fields, Answers = list, Consensus = ReleaseBuilder.Consensus(schema, methods, fields, list),
+            };
+        }).ToList();
+
+        var (textFiles, textManifest) = Write(schema, Items(asText: true), "trl-preference", "raw", "reward-pairs");
+        var (treeFiles, treeManifest) = Write(schema, Items(asText: false), "trl-preference", "raw", "reward-pairs");
+
+        Items(asText: true).Select(i => i.ConsensusOf<PreferenceConsensus>("preference")?.Choice ?? "-")
+            .ShouldBe(["a", "b", "both_bad", "a", "tie"]);
+        textManifest.Questions["preference"].Agreement.ShouldBe(treeManifest.Questions["preference"].Agreement);
+        textManifest.Questions["preference"].Agreement.ShouldNotBeNull();
+        textManifest.Questions["preference"].MeanConfidence.ShouldBe(treeManifest.Questions["preference"].MeanConfidence);
+        // The index hashes stored text as stored and trees re-serialised, so only it may differ.
+        foreach (var (path, bytes) in treeFiles.Where(f => f.Key != ReleaseBuilder.IndexPath))
+        {
+            Encoding.UTF8.GetString(textFiles[path]).ShouldBe(Encoding.UTF8.GetString(bytes), path);
+        }
     }
 
     [Fact]

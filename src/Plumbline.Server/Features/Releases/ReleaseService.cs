@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Plumbline.Core;
 using Plumbline.Core.Releases;
@@ -19,7 +20,10 @@ namespace Plumbline.Server.Features.Releases;
 /// </summary>
 public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage, S3Uploader s3, TimeProvider clock, ILogger<ReleaseService> log)
 {
-    private const int PageSize = 1000;
+    // Small pages: with the reader and the writer on two threads, a page lives until the writer is done with it, and
+    // pages of 1,000 items survived gen0 collections often enough to lift the peak RSS to 370-390 MiB at 1,000,000
+    // items; at 250 it is the one-loop build's (about 290-300 MiB), at the same CPU per item (docs/benchmarks.md).
+    private const int PageSize = 250;
     public const string Queued = "queued";
     public const string Building = "building";
     public const string Ready = "ready";
@@ -175,52 +179,110 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             return new FileStream(full, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.SequentialScan);
         });
         var total = System.Diagnostics.Stopwatch.StartNew();
+        var writing = new System.Diagnostics.Stopwatch();
         var noAnswers = settings.OnlyReviewed ? "no accepted or corrected answers" : "no submitted answers";
         var belowConfidence = "consensus confidence below " + settings.MinConfidence.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        // One loop: read a page, then consensus, split and write item by item. A two-stage version (reading on one core,
-        // writing on the other) was measured at 1,000,000 items: its peak RSS was over the 300 MiB target (see
-        // docs/benchmarks.md, "Releases (issue 6)"), so the build stays on one thread and memory holds one page.
-        long read = 0;
-        await foreach (var (rows, scanned) in PagesAsync(project, settings, ct))
+        // Two stages on the two cores: this task reads pages, parses them and computes consensus and splits; the writer
+        // task formats, hashes (per item and per file) and writes. With consensus on the writer's side the writer was
+        // busy 43 s against the reader's 27 s at 1,000,000 items (docs/benchmarks.md, "Releases (issue 6)"). One writer
+        // taking pages in the order they were read keeps the bytes the same as a single pass; the bounded channel keeps
+        // at most one page waiting.
+        var pages = Channel.CreateBounded<List<Entry>>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var reading = new System.Diagnostics.Stopwatch();
+        var writer = Task.Run(async () =>
         {
-            foreach (var row in rows)
+            try
             {
-                if (row.Answers.Count == 0)
+                await foreach (var page in pages.Reader.ReadAllAsync(stop.Token))
                 {
-                    builder.Skip(noAnswers);
-                    continue;
-                }
-                var fields = row.Fields;
-                var answers = new List<ReleaseAnswer>(row.Answers.Count);
-                foreach (var a in row.Answers)
-                {
-                    answers.Add(new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.Values, a.ValuesJson));
-                }
-                var item = new ReleaseItem
-                {
-                    ItemId = row.Id, ExternalId = row.ExternalId, Fields = fields, FieldsJson = row.FieldsJson, MetadataJson = row.MetadataJson, Answers = answers,
-                    Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, fields, answers, row.Decisions),
-                    Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
-                };
-                if (item.Confidence < settings.MinConfidence)
-                {
-                    builder.Skip(belowConfidence);
-                }
-                else
-                {
-                    builder.Add(item);
+                    writing.Start();
+                    foreach (var entry in page)
+                    {
+                        if (entry.Item is { } item)
+                        {
+                            builder.Add(item);
+                        }
+                        else
+                        {
+                            builder.Skip(entry.Skipped!);
+                        }
+                    }
+                    writing.Stop();
                 }
             }
-            read += scanned;
-            progress(read);
+            catch
+            {
+                await stop.CancelAsync();
+                throw;
+            }
+        }, CancellationToken.None);
+        try
+        {
+            long read = 0;
+            reading.Start();
+            await foreach (var (rows, scanned) in PagesAsync(project, settings, stop.Token))
+            {
+                var page = new List<Entry>(rows.Count);
+                foreach (var row in rows)
+                {
+                    if (row.Answers.Count == 0)
+                    {
+                        page.Add(new Entry(null, noAnswers));
+                        continue;
+                    }
+                    var answers = new List<ReleaseAnswer>(row.Answers.Count);
+                    foreach (var a in row.Answers)
+                    {
+                        answers.Add(new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.ValuesJson));
+                    }
+                    var item = new ReleaseItem
+                    {
+                        ItemId = row.Id, ExternalId = row.ExternalId, Fields = row.Fields, FieldsJson = row.FieldsJson, MetadataJson = row.MetadataJson,
+                        Answers = answers, Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, row.Fields, answers, row.Decisions),
+                        Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
+                    };
+                    page.Add(item.Confidence < settings.MinConfidence ? new Entry(null, belowConfidence) : new Entry(item, null));
+                }
+                reading.Stop();
+                await pages.Writer.WriteAsync(page, stop.Token);
+                reading.Start();
+                read += scanned;
+                progress(read);
+            }
+            reading.Stop();
+            pages.Writer.Complete();
         }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // Only a failed writer cancels on its own: awaiting it below throws what went wrong.
+        }
+        catch
+        {
+            pages.Writer.TryComplete();
+            await stop.CancelAsync();
+#pragma warning disable CA1031 // The reading failure is the one to report; the writer only stopped because of it.
+            try
+            {
+                await writer;
+            }
+            catch
+            {
+            }
+#pragma warning restore CA1031
+            throw;
+        }
+        await writer;
         builder.Complete(manifest);
         if (log.IsEnabled(LogLevel.Information))
         {
-            log.LogInformation("Release of project {Project}: {Items} items in {Seconds:0.0} s",
-                project.Id, manifest.Counts.Items, total.Elapsed.TotalSeconds);
+            log.LogInformation("Release of project {Project}: {Items} items in {Seconds:0.0} s; reader busy {Reading:0.0} s, writer busy {Writing:0.0} s",
+                project.Id, manifest.Counts.Items, total.Elapsed.TotalSeconds, reading.Elapsed.TotalSeconds, writing.Elapsed.TotalSeconds);
         }
     }
+
+    /// <summary>One item read for the writer: in the release, or left out for a reason.</summary>
+    private readonly record struct Entry(ReleaseItem? Item, string? Skipped);
 
     /// <summary>Pseudonyms under a salt derived from the project's secret and the settings, or e-mail addresses when asked.</summary>
     private async Task<Func<long, string>> AnnotatorNamesAsync(long projectId, ResolvedReleaseSettings settings, CancellationToken ct)
@@ -293,7 +355,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
         return query.OrderBy(i => i.Id);
     }
 
-    private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, JsonObject Values, string ValuesJson);
+    private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, string ValuesJson);
 
     private sealed record ItemRow(long Id, string ExternalId, JsonObject Fields, string FieldsJson, string MetadataJson, List<AnswerRow> Answers,
         Dictionary<string, JsonNode?>? Decisions);
@@ -411,7 +473,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                                 continue;
                             }
                             var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? review.Corrected : reader.GetString(5);
-                            answers.Add(new AnswerRow(id, reader.GetInt64(2), reader.GetInt32(3), JsonNode.Parse(values) as JsonObject ?? [], values));
+                            answers.Add(new AnswerRow(id, reader.GetInt64(2), reader.GetInt32(3), values));
                         }
                         if (matches)
                         {
