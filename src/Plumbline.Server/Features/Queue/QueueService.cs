@@ -422,21 +422,18 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         bool pauseCheck;
         await using (var tx = await BeginAsync(ct))
         {
-            var (assignment, project, schema) = await LoadOwnAsync(assignmentId, userId, ct);
+            var (assignment, project, schema, item, existing) = await LoadOwnAsync(assignmentId, userId, ct);
             projectId = project.Id;
             if (assignment.Status == "skipped")
             {
                 throw new QueueException(409, $"assignment {assignmentId} was skipped; it cannot be submitted");
             }
-            var item = await db.Items.AsNoTracking().Where(i => i.Id == assignment.ItemId).Select(i => i.FieldsJson).FirstAsync(ct);
             var itemFields = JsonNode.Parse(item)!.AsObject();
             var errors = AnswerValidator.Validate(schema, itemFields, values);
             if (errors.Count > 0)
             {
                 throw new QueueException(400, "some answers are not valid", errors);
             }
-            // Not tracked: the submission is written by WriteSubmissionAsync, not by SaveChanges.
-            var existing = await db.Responses.AsNoTracking().FirstOrDefaultAsync(r => r.ItemId == assignment.ItemId && r.UserId == userId, ct);
             if (existing is { Status: "submitted" } && idempotencyKey is not null && existing.SubmitKey == idempotencyKey)
             {
                 // A retry of the submit that stored this revision (its answer was lost on the way): nothing new is stored.
@@ -496,9 +493,9 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         TaskDto? next;
         await using (var tx = await BeginAsync(ct))
         {
-            var (assignment, project, _) = await LoadOwnAsync(assignmentId, userId, ct);
+            var (assignment, project, _, _, existing) = await LoadOwnAsync(assignmentId, userId, ct);
             var projectId = project.Id;
-            var existing = await db.Responses.FirstOrDefaultAsync(r => r.ItemId == assignment.ItemId && r.UserId == userId, ct);
+            TrackForSave(assignment, existing);
             if (existing?.Status == "submitted")
             {
                 throw new QueueException(409, $"assignment {assignmentId} was submitted; it cannot be skipped");
@@ -537,18 +534,17 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         values ??= [];
         var now = clock.GetUtcNow().UtcDateTime;
         await using var tx = await BeginAsync(ct);
-        var (assignment, project, schema) = await LoadOwnAsync(assignmentId, userId, ct);
+        var (assignment, project, schema, item, response) = await LoadOwnAsync(assignmentId, userId, ct);
+        TrackForSave(assignment, response);
         if (assignment.Status != "active")
         {
             throw new QueueException(409, $"assignment {assignmentId} is {assignment.Status}; drafts are for work in progress");
         }
-        var item = await db.Items.AsNoTracking().Where(i => i.Id == assignment.ItemId).Select(i => i.FieldsJson).FirstAsync(ct);
         var errors = AnswerValidator.Validate(schema, JsonNode.Parse(item)!.AsObject(), values, partial: true);
         if (errors.Count > 0)
         {
             throw new QueueException(400, "some answers are not valid", errors);
         }
-        var response = await db.Responses.FirstOrDefaultAsync(r => r.ItemId == assignment.ItemId && r.UserId == userId, ct);
         if (response is null)
         {
             response = new Response
@@ -629,17 +625,28 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     }
 
     /// <summary>
-    /// The person's own assignment, locked on PostgreSQL until the transaction ends, so two copies of one request
+    /// The person's own assignment, with its item's stored fields and the person's response to the item (draft,
+    /// submitted or skipped; at most one, by the unique key), in one query and not tracked.
+    /// The assignment is locked on PostgreSQL until the transaction ends, so two copies of one request
     /// (a retry racing the original) run one after the other and the second sees what the first stored.
     /// SQLite transactions already run one at a time.
     /// </summary>
-    private async Task<(Assignment, Project, ProjectSchema)> LoadOwnAsync(long assignmentId, long userId, CancellationToken ct)
+    private async Task<(Assignment Assignment, Project Project, ProjectSchema Schema, string ItemFieldsJson, Response? Response)> LoadOwnAsync(
+        long assignmentId, long userId, CancellationToken ct)
     {
-        var query = db.IsPostgres
-            ? db.Assignments.FromSql($"SELECT * FROM assignments WHERE id = {assignmentId} FOR UPDATE")
-            : db.Assignments.Where(a => a.Id == assignmentId);
-        var assignment = await query.Where(a => a.UserId == userId).FirstOrDefaultAsync(ct)
+        if (db.IsPostgres)
+        {
+            // Its own statement: a statement that waited for the lock still reads other tables as of its start, so
+            // the response a racing copy of this request just committed is only seen by the next statement.
+            await db.Database.SqlQuery<long>($"SELECT id AS \"Value\" FROM assignments WHERE id = {assignmentId} FOR UPDATE").ToListAsync(ct);
+        }
+        var own = await (from a in db.Assignments.AsNoTracking()
+                         where a.Id == assignmentId && a.UserId == userId
+                         join i in db.Items on a.ItemId equals i.Id
+                         from r in db.Responses.Where(r => r.ItemId == a.ItemId && r.UserId == userId).DefaultIfEmpty()
+                         select new { Assignment = a, i.FieldsJson, Response = r }).FirstOrDefaultAsync(ct)
             ?? throw new QueueException(404, $"assignment {assignmentId} does not exist or is not yours");
+        var assignment = own.Assignment;
         // A member removed from the project loses their leases with their access. Admins may annotate any project
         // without being members (the queue leases to them), so their own leases stay theirs to submit.
         var allowed = await access.RoleAsync(db, assignment.ProjectId, userId, ct) is not null
@@ -648,7 +655,17 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         {
             throw new QueueException(404, $"assignment {assignmentId} does not exist or is not yours");
         }
-        return (assignment, entry.Project, entry.Schema);
+        return (assignment, entry.Project, entry.Schema, own.FieldsJson, own.Response);
+    }
+
+    /// <summary>Skip and draft change the rows <see cref="LoadOwnAsync"/> read and save them with SaveChanges.</summary>
+    private void TrackForSave(Assignment assignment, Response? response)
+    {
+        db.Attach(assignment);
+        if (response is not null)
+        {
+            db.Attach(response);
+        }
     }
 }
 
