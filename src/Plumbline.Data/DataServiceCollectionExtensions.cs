@@ -75,23 +75,47 @@ public static class DataServiceCollectionExtensions
 /// Per-connection SQLite settings, set in one place: wait for the writer lock instead of failing,
 /// enforce foreign keys, and fsync each commit so an acknowledged write survives a crash.
 /// </summary>
+/// <remarks>
+/// The settings belong to the native connection, which the pool keeps open between uses; EF opens the pooled
+/// connection several times per request, so they are sent once per native connection, not on every open.
+/// </remarks>
 internal sealed class SqlitePragmas : DbConnectionInterceptor
 {
     public static readonly SqlitePragmas Instance = new();
 
     private const string Pragmas = "PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;";
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, object> Configured = new();
+
+    private static SQLitePCL.sqlite3? NativeHandle(DbConnection connection) => (connection as Microsoft.Data.Sqlite.SqliteConnection)?.Handle;
+
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
+        if (NativeHandle(connection) is { } handle && Configured.TryGetValue(handle, out _))
+        {
+            return;
+        }
         using var command = connection.CreateCommand();
         command.CommandText = Pragmas;
         command.ExecuteNonQuery();
+        if (NativeHandle(connection) is { } opened)
+        {
+            Configured.TryAdd(opened, opened);
+        }
     }
 
     public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
     {
+        if (NativeHandle(connection) is { } handle && Configured.TryGetValue(handle, out _))
+        {
+            return;
+        }
         await using var command = connection.CreateCommand();
         command.CommandText = Pragmas;
         await command.ExecuteNonQueryAsync(cancellationToken);
+        if (NativeHandle(connection) is { } opened)
+        {
+            Configured.TryAdd(opened, opened);
+        }
     }
 }
