@@ -56,6 +56,32 @@ public class QueueInvariantTests
         workers.Sum(w => w.Acks.Count).ShouldBe(60);
     }
 
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Checker_OnATamperedCounter_ReportsTheItemOverItsOverlapAndOffItsAnswers(string provider)
+    {
+        using var app = new TestApp(provider);
+        var s = new Scenario(app);
+        var project = await s.CreateProjectAsync("pairwise", overlap: 2);
+        await s.ImportPairsAsync(project, 4);
+        var workers = new List<Annotator>();
+        for (var i = 0; i < 2; i++)
+        {
+            workers.Add(new Annotator([(await s.MemberAsync(project)).Client]));
+        }
+        (await Task.WhenAll(workers.Select(w => w.WorkAsync(project)))).ShouldAllBe(emptied => emptied);
+        await using var db = app.NewDbContext();
+        var now = app.Clock.GetUtcNow().UtcDateTime;
+        (await QueueInvariants.CheckAsync(db, project, now)).ShouldBe(new QueueInvariantReport(4, 8, 0, 0, 0, 0, 0, 0));
+
+        // A counter that says 7 where two answers are stored: over the overlap, and off its answers (counted per item).
+        var item = await db.Items.Where(i => i.ProjectId == project).OrderBy(i => i.Id).Select(i => i.Id).FirstAsync();
+        await db.Items.Where(i => i.Id == item).ExecuteUpdateAsync(u => u.SetProperty(i => i.SubmittedCount, 7));
+        var report = await QueueInvariants.CheckAsync(db, project, now);
+        report.ShouldBe(new QueueInvariantReport(4, 8, 1, 1, 0, 0, 0, 0));
+        report.Holds.ShouldBeFalse();
+    }
+
     [Fact]
     public async Task TwoServerProcesses_OnePostgres_InvariantsHoldAndExpiredLeasesReturn()
     {
