@@ -87,35 +87,39 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, object> Configured = new();
 
-    private static SQLitePCL.sqlite3? NativeHandle(DbConnection connection) => (connection as Microsoft.Data.Sqlite.SqliteConnection)?.Handle;
+    // Keyed by the native connection, which the pool keeps open: a pooled SqliteConnection is a new wrapper each time.
+    private static bool IsConfigured(DbConnection connection) =>
+        (connection as Microsoft.Data.Sqlite.SqliteConnection)?.Handle is { } handle && Configured.TryGetValue(handle, out _);
+
+    private static void MarkConfigured(DbConnection connection)
+    {
+        if ((connection as Microsoft.Data.Sqlite.SqliteConnection)?.Handle is { } handle)
+        {
+            Configured.TryAdd(handle, handle);
+        }
+    }
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
-        if (NativeHandle(connection) is { } handle && Configured.TryGetValue(handle, out _))
+        if (IsConfigured(connection))
         {
             return;
         }
         using var command = connection.CreateCommand();
         command.CommandText = Pragmas;
         command.ExecuteNonQuery();
-        if (NativeHandle(connection) is { } opened)
-        {
-            Configured.TryAdd(opened, opened);
-        }
+        MarkConfigured(connection);
     }
 
     public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
     {
-        if (NativeHandle(connection) is { } handle && Configured.TryGetValue(handle, out _))
+        if (IsConfigured(connection))
         {
             return;
         }
         await using var command = connection.CreateCommand();
         command.CommandText = Pragmas;
         await command.ExecuteNonQueryAsync(cancellationToken);
-        if (NativeHandle(connection) is { } opened)
-        {
-            Configured.TryAdd(opened, opened);
-        }
+        MarkConfigured(connection);
     }
 }

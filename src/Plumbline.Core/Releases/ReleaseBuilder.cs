@@ -220,29 +220,14 @@ public sealed class ReleaseBuilder : IDisposable
         // Stored JSON text goes in as stored (it is valid JSON, written by this server): re-serialising the parsed trees
         // was most of the index's cost, and the hash only has to change when the content does.
         contentJson.WritePropertyName("f");
-        WriteStored(item.FieldsJson, item.Fields);
+        WriteStored(item.FieldsJson, item, static i => i.Fields);
         contentJson.WritePropertyName("m");
-        if (item.MetadataJson is { } metadataJson)
-        {
-            contentJson.WriteRawValue(metadataJson, skipInputValidation: true);
-        }
-        else
-        {
-            item.Metadata.WriteTo(contentJson);
-        }
+        WriteStored(item.MetadataJson, item, static i => i.Metadata);
         contentJson.WriteStartArray("a");
         foreach (var a in item.Answers)
         {
             contentJson.WriteNumberValue(a.ResponseId);
-            // Not through WriteStored: reading a.Values would parse the tree this path avoids.
-            if (a.ValuesJson is { } valuesJson)
-            {
-                contentJson.WriteRawValue(valuesJson, skipInputValidation: true);
-            }
-            else
-            {
-                a.Values.WriteTo(contentJson);
-            }
+            WriteStored(a.ValuesJson, a, static answer => answer.Values);
         }
         contentJson.WriteEndArray();
         contentJson.WriteStartObject("c");
@@ -269,7 +254,11 @@ public sealed class ReleaseBuilder : IDisposable
         index.EndRecord();
     }
 
-    private void WriteStored(string? stored, JsonNode tree)
+    /// <summary>
+    /// The stored text when there is one; otherwise the tree, asked for only then: metadata and answer values are parsed
+    /// lazily, and a preference release never needs their trees.
+    /// </summary>
+    private void WriteStored<T>(string? stored, T source, Func<T, JsonNode> tree)
     {
         if (stored is not null)
         {
@@ -277,7 +266,7 @@ public sealed class ReleaseBuilder : IDisposable
         }
         else
         {
-            tree.WriteTo(contentJson);
+            tree(source).WriteTo(contentJson);
         }
     }
 

@@ -107,13 +107,8 @@ function applyConditions() {
 }
 
 // ---- choosing options by key ----
-function optionKeyIndex(key) {
-  if (key >= '1' && key <= '9') return Number(key) - 1;
-  if (key === '0') return 9;
-  return -1;
-}
-
-// The key of each label or rating option comes with the page (data-hotkey): digits, then letters for long lists.
+// The key of each option comes with the page (data-hotkey): digits, then letters for long label lists; A/B/T/X and
+// 1-3 for preferences.
 function byHotkey(elements, key) {
   const wanted = key.length === 1 ? key.toUpperCase() : '';
   return wanted ? elements.find((el) => el.dataset.hotkey === wanted) : undefined;
@@ -128,7 +123,6 @@ function choose(input) {
 function handleBlockKey(block, e) {
   const key = e.key;
   const kind = block.dataset.kind;
-  const index = optionKeyIndex(key);
   if (kind === 'label' || kind === 'multi_label' || kind === 'rating') {
     const input = byHotkey($$(`input[name="${block.dataset.key}"]`, block), key);
     if (!input) return false;
@@ -142,8 +136,7 @@ function handleBlockKey(block, e) {
     return true;
   }
   if (kind === 'preference') {
-    const letter = key.length === 1 ? key.toUpperCase() : '';
-    const choice = $$(`input[name="${block.dataset.key}"]`, block).find((i) => i.dataset.letter === letter);
+    const choice = byHotkey($$(`input[name="${block.dataset.key}"]`, block), key);
     if (choice) {
       choose(choice);
       const strength = $$(`input[name="${block.dataset.key}.strength"]`, block);
@@ -152,9 +145,9 @@ function handleBlockKey(block, e) {
       else { markCurrent(block); block.focus(); }
       return true;
     }
-    const strength = $$(`input[name="${block.dataset.key}.strength"]`, block);
-    if (index >= 0 && index < 3 && strength[index]) {
-      choose(strength[index]);
+    const strength = byHotkey($$(`input[name="${block.dataset.key}.strength"]`, block), key);
+    if (strength) {
+      choose(strength);
       afterChoice(block);
       return true;
     }
