@@ -187,6 +187,11 @@ public static class ReleaseBench
             Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
             Console.WriteLine($"| {records:N0} | {watch.Elapsed.TotalSeconds:0.0} s | {records / watch.Elapsed.TotalSeconds:N0} | {items / watch.Elapsed.TotalSeconds:N0} | "
                 + $"{cpu.TotalSeconds:0.0} s | {Mib(bytes)} | {(reset ? Mib(after.Hwm) : "n/a")} | {At(0.25)} / {At(0.5)} / {At(0.75)} / {At(1)} | {Mib(before.Rss)} |");
+            // The files' hashes, so an A/B run (--server) shows whether two builds wrote the same bytes.
+            foreach (var f in manifest.RootElement.GetProperty("manifest").GetProperty("files").EnumerateArray())
+            {
+                Console.WriteLine($"{f.GetProperty("path").GetString()} sha256 {f.GetProperty("sha256").GetString()}");
+            }
             return 0;
         }
         finally
@@ -233,7 +238,7 @@ public static class ReleaseBench
         string status;
         do
         {
-            await Task.Delay(20);
+            await Task.Delay(50);
             body = await client.GetStringAsync(location);
             using var state = JsonDocument.Parse(body);
             status = state.RootElement.GetProperty("release").GetProperty("status").GetString()!;
@@ -403,6 +408,7 @@ public static class ReleaseBench
         info.Environment["PLUMBLINE_DEMO"] = "false";
         info.Environment["ASPNETCORE_URLS"] = baseAddress.ToString().TrimEnd('/');
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables()) { if (((string)e.Key).StartsWith("SERVER_", StringComparison.Ordinal)) { info.Environment[((string)e.Key)[7..]] = (string?)e.Value; } }
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the server");
         var log = new StreamWriter(logPath) { AutoFlush = true };
         var gate = new Lock();

@@ -12,7 +12,9 @@ public static class ReleaseCoreBench
     {
         var count = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 200_000;
         var schema = Templates.Get("pairwise")!;
-        var rows = Enumerable.Range(0, count).Select(i => ReleaseBench.GenerateForCore(i)).ToList();
+        // Fields as the server reads them from SQLite: UTF-8 bytes.
+        var rows = Enumerable.Range(0, count).Select(i => ReleaseBench.GenerateForCore(i))
+            .Select(r => (Fields: System.Text.Encoding.UTF8.GetBytes(r.Fields), r.Answers)).ToList();
         var methods = new Dictionary<string, string>();
         var splits = new SplitAssigner(1, 0.05, 0.05);
         var pseudonyms = new Pseudonymizer([1, 2, 3]);
@@ -31,26 +33,27 @@ public static class ReleaseCoreBench
             {
                 var mark = GC.GetAllocatedBytesForCurrentThread();
                 parse.Start();
-                var fields = JsonNode.Parse(rows[i].Fields)!.AsObject();
                 var answers = new List<ReleaseAnswer>(3);
                 for (var a = 0; a < 3; a++)
                 {
                     answers.Add(new ReleaseAnswer(i * 3 + a, pseudonyms.Of(1001 + a), 1, rows[i].Answers[a]));
                 }
+                var item = new ReleaseItem
+                {
+                    ItemId = i, ExternalId = "item-" + i, FieldsUtf8 = rows[i].Fields, MetadataJson = "{}", Answers = answers, Split = splits.Of("item-" + i),
+                };
+                _ = item.FieldsElement;
                 parse.Stop();
                 parseBytes += GC.GetAllocatedBytesForCurrentThread() - mark;
                 mark = GC.GetAllocatedBytesForCurrentThread();
                 consensus.Start();
-                var c = ReleaseBuilder.Consensus(schema, methods, fields, answers);
-                var split = splits.Of("item-" + i);
+                item.Consensus = ReleaseBuilder.Consensus(schema, methods, item.FieldsElement, answers);
                 consensus.Stop();
                 consensusBytes += GC.GetAllocatedBytesForCurrentThread() - mark;
                 mark = GC.GetAllocatedBytesForCurrentThread();
                 write.Start();
-                builder.Add(new ReleaseItem
-                {
-                    ItemId = i, ExternalId = "item-" + i, Fields = fields, FieldsJson = rows[i].Fields, MetadataJson = "{}", Answers = answers, Consensus = c, Split = split,
-                });
+                builder.Add(item);
+                item.Dispose();
                 write.Stop();
                 writeBytes += GC.GetAllocatedBytesForCurrentThread() - mark;
             }

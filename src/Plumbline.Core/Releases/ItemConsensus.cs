@@ -65,7 +65,7 @@ public static class ItemConsensus
     /// The consensus of <paramref name="question"/> over <paramref name="answers"/>, or null when nobody answered it
     /// (or it is asked per turn, or is a span question, which releases carry only in the raw format).
     /// </summary>
-    public static QuestionConsensus? Compute(ProjectSchema schema, QuestionDefinition question, JsonObject fields,
+    public static QuestionConsensus? Compute(ProjectSchema schema, QuestionDefinition question, JsonElement fields,
         IReadOnlyList<ReleaseAnswer> answers, string method)
     {
         if (question.PerTurn is not null)
@@ -90,7 +90,7 @@ public static class ItemConsensus
     /// and answer count from <paramref name="computed"/> where there is one. Null when the question is not aggregated
     /// or the decided value does not fit it (the decision endpoint validates, so only a later schema change does that).
     /// </summary>
-    public static QuestionConsensus? Decide(ProjectSchema schema, QuestionDefinition question, JsonObject fields,
+    public static QuestionConsensus? Decide(ProjectSchema schema, QuestionDefinition question, JsonElement fields,
         QuestionConsensus? computed, JsonNode? decided, string method)
     {
         var expert = new ReleaseAnswer(0, "", 0, new JsonObject { [question.Name] = decided?.DeepClone() });
@@ -246,7 +246,7 @@ public static class ItemConsensus
         };
     }
 
-    private static PreferenceConsensus? Preference(ProjectSchema schema, QuestionDefinition q, JsonObject fields,
+    private static PreferenceConsensus? Preference(ProjectSchema schema, QuestionDefinition q, JsonElement fields,
         IReadOnlyList<ReleaseAnswer> answers, string method)
     {
         var ids = CandidateIds(schema, q, fields);
@@ -309,7 +309,7 @@ public static class ItemConsensus
     /// <summary>A preference category: the candidates in stored order, then tie and both bad.</summary>
     private static string Category(List<string> ids, int i) => i < ids.Count ? ids[i] : i == ids.Count ? AnswerValidator.Tie : AnswerValidator.BothBad;
 
-    private static RankingConsensus? RankingOf(ProjectSchema schema, QuestionDefinition q, JsonObject fields,
+    private static RankingConsensus? RankingOf(ProjectSchema schema, QuestionDefinition q, JsonElement fields,
         IReadOnlyList<ReleaseAnswer> answers, string method)
     {
         var ids = CandidateIds(schema, q, fields);
@@ -421,10 +421,10 @@ public static class ItemConsensus
         return best;
     }
 
-    private static List<string> CandidateIds(ProjectSchema schema, QuestionDefinition q, JsonObject fields)
+    private static List<string> CandidateIds(ProjectSchema schema, QuestionDefinition q, JsonElement fields)
     {
         var field = schema.CandidatesFieldOf(q);
-        return field is null ? [] : FieldValues.CandidateIds(fields[field]);
+        return field is null ? [] : FieldValues.CandidateIds(fields, field);
     }
 }
 
@@ -498,6 +498,19 @@ internal static class PreferenceAnswer
     /// <c>ids.Count + 1</c> for both bad, or -1 for any other text, and <paramref name="strength"/> the number given, if any.
     /// </summary>
     public static bool TryRead(ReleaseAnswer answer, string question, List<string> ids, out int index, out double? strength)
+    {
+        // The item's candidates are the same for both readers (consensus, then the agreement tally), so the question decides.
+        if (answer.LastPreference is { } last && ReferenceEquals(last.Question, question))
+        {
+            (index, strength) = (last.Index, last.Strength);
+            return last.Found;
+        }
+        var found = TryReadUncached(answer, question, ids, out index, out strength);
+        answer.LastPreference = new PreferenceRead(question, found, index, strength);
+        return found;
+    }
+
+    private static bool TryReadUncached(ReleaseAnswer answer, string question, List<string> ids, out int index, out double? strength)
     {
         if (answer.ValuesJson is { } text)
         {

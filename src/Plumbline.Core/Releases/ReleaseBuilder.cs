@@ -28,6 +28,7 @@ public sealed class ReleaseBuilder : IDisposable
     private readonly Dictionary<string, QuestionDefinition> questions;
     private readonly System.Buffers.ArrayBufferWriter<byte> contentBuffer = new(4096);
     private readonly Utf8JsonWriter contentJson;
+    private readonly IncrementalHash contentHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
     /// <param name="schema">The project's schema.</param>
     /// <param name="formats">Format names; <c>hf</c> or <c>hf:FORMAT</c> for a Hugging Face dataset folder.</param>
@@ -105,7 +106,7 @@ public sealed class ReleaseBuilder : IDisposable
     /// decided a question (<paramref name="decisions"/>, by question name), the decided value replaces the computed one.
     /// </summary>
     public static IReadOnlyDictionary<string, QuestionConsensus> Consensus(ProjectSchema schema, IReadOnlyDictionary<string, string> methods,
-        JsonObject fields, IReadOnlyList<ReleaseAnswer> answers, IReadOnlyDictionary<string, JsonNode?>? decisions = null)
+        JsonElement fields, IReadOnlyList<ReleaseAnswer> answers, IReadOnlyDictionary<string, JsonNode?>? decisions = null)
     {
         var result = new ConsensusSet(schema.Questions.Count);
         foreach (var q in schema.Questions)
@@ -220,7 +221,7 @@ public sealed class ReleaseBuilder : IDisposable
         // Stored JSON text goes in as stored (it is valid JSON, written by this server): re-serialising the parsed trees
         // was most of the index's cost, and the hash only has to change when the content does.
         contentJson.WritePropertyName("f");
-        WriteStored(item.FieldsJson, item, static i => i.Fields);
+        contentJson.WriteRawValue(item.FieldsUtf8.Span, skipInputValidation: true);
         contentJson.WritePropertyName("m");
         WriteStored(item.MetadataJson, item, static i => i.Metadata);
         contentJson.WriteStartArray("a");
@@ -242,14 +243,18 @@ public sealed class ReleaseBuilder : IDisposable
         contentJson.WriteEndObject();
         contentJson.WriteEndObject();
         contentJson.Flush();
+        // One reused hash object: the one-shot SHA256.HashData sets up and frees an OpenSSL context per item.
         Span<byte> digest = stackalloc byte[32];
-        SHA256.HashData(contentBuffer.WrittenSpan, digest);
+        contentHash.AppendData(contentBuffer.WrittenSpan);
+        contentHash.GetHashAndReset(digest);
+        Span<char> hex = stackalloc char[64];
+        Convert.TryToHexStringLower(digest, hex, out _);
         var w = index.Json;
         w.WriteStartObject();
         w.WriteNumber("item_id", item.ItemId);
         w.WriteString("external_id", item.ExternalId);
         w.WriteString("split", item.Split);
-        w.WriteString("sha256", Convert.ToHexStringLower(digest));
+        w.WriteString("sha256", hex);
         w.WriteEndObject();
         index.EndRecord();
     }
@@ -296,7 +301,7 @@ public sealed class ReleaseBuilder : IDisposable
                 case RatingConsensus:
                 case PreferenceConsensus:
                     var candidates = q.Type == SchemaTypes.Preference && schema.CandidatesFieldOf(q) is { } field
-                        ? FieldValues.CandidateIds(item.Fields[field]) : null;
+                        ? FieldValues.CandidateIds(item.FieldsElement, field) : null;
                     t.Values.Clear();
                     foreach (var a in item.Answers)
                     {
@@ -347,6 +352,7 @@ public sealed class ReleaseBuilder : IDisposable
         index.Dispose();
         indexStream.Dispose();
         contentJson.Dispose();
+        contentHash.Dispose();
     }
 
     private sealed record Output(string Format, string Split, string Path, HashingStream Stream, FormatFile File, Sidecar? Lineage);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Plumbline.Core.Releases;
@@ -29,19 +30,50 @@ public sealed record ReleaseAnswer(long ResponseId, string Annotator, int Guidel
         get => values ??= JsonNode.Parse(ValuesJson ?? "{}") as JsonObject ?? [];
         init => values = value;
     }
+
+    /// <summary>The last preference read from this answer (see <see cref="PreferenceAnswer.TryRead"/>): consensus and the agreement tally both ask.</summary>
+    internal PreferenceRead? LastPreference { get; set; }
 }
+
+/// <summary>One answer's reading of a preference question: whether it had a choice, its category index, and its strength.</summary>
+internal readonly record struct PreferenceRead(string Question, bool Found, int Index, double? Strength);
 
 /// <summary>
 /// One item on its way into a release: its fields, its answers, the consensus of every question, and its split.
-/// Formats turn this into zero or more records.
+/// Formats turn this into zero or more records. Dispose it once written: its parsed fields hold pooled memory.
 /// </summary>
-public sealed class ReleaseItem
+public sealed class ReleaseItem : IDisposable
 {
+    private ReadOnlyMemory<byte>? fieldsUtf8;
+    private JsonObject? fields;
+    private JsonDocument? fieldsDocument;
+
     public required long ItemId { get; init; }
     public required string ExternalId { get; init; }
-    public required JsonObject Fields { get; init; }
-    /// <summary>The stored JSON text <see cref="Fields"/> was parsed from, when it came from storage (hashed as stored for the index).</summary>
-    public string? FieldsJson { get; init; }
+
+    /// <summary>
+    /// The item's fields as UTF-8 JSON text: as stored when the item came from storage (the index hashes it as it is),
+    /// else serialised from the tree it was given.
+    /// </summary>
+    public ReadOnlyMemory<byte> FieldsUtf8
+    {
+        get => fieldsUtf8 ??= JsonSerializer.SerializeToUtf8Bytes(fields ?? []);
+        init => fieldsUtf8 = value;
+    }
+
+    /// <summary>
+    /// The fields read in place over <see cref="FieldsUtf8"/>: what consensus and the training formats read. No tree and
+    /// no strings are built, so a candidate's text goes from the stored bytes to the output file as it is.
+    /// </summary>
+    public JsonElement FieldsElement => (fieldsDocument ??= JsonDocument.Parse(FieldsUtf8)).RootElement;
+
+    /// <summary>The fields as a tree, parsed on first use (the raw and CSV formats); given as a tree by items built in code.</summary>
+    public JsonObject Fields
+    {
+        get => fields ??= JsonNode.Parse(FieldsUtf8.Span) as JsonObject ?? [];
+        init => fields = value;
+    }
+
     /// <summary>
     /// The item's metadata. Given as a tree, or parsed on first use from <see cref="MetadataJson"/>: most formats never read it,
     /// and the index hashes the stored text.
@@ -57,8 +89,11 @@ public sealed class ReleaseItem
     /// <summary><c>train</c>, <c>validation</c> or <c>test</c>.</summary>
     public string Split { get; init; } = Splits.Train;
     public required IReadOnlyList<ReleaseAnswer> Answers { get; init; }
-    /// <summary>Consensus per question name; questions nobody answered are absent.</summary>
-    public required IReadOnlyDictionary<string, QuestionConsensus> Consensus { get; init; }
+    /// <summary>
+    /// Consensus per question name; questions nobody answered are absent. Set after the item is made when it is computed
+    /// from <see cref="FieldsElement"/> (see <see cref="ReleaseBuilder.Consensus"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, QuestionConsensus> Consensus { get; set; } = System.Collections.ObjectModel.ReadOnlyDictionary<string, QuestionConsensus>.Empty;
 
     /// <summary>The consensus of a question, or null when it has none on this item.</summary>
     public T? ConsensusOf<T>(string question) where T : QuestionConsensus =>
@@ -83,6 +118,8 @@ public sealed class ReleaseItem
             return min;
         }
     }
+
+    public void Dispose() => fieldsDocument?.Dispose();
 }
 
 /// <summary>The three split names, in the order files and manifests list them.</summary>

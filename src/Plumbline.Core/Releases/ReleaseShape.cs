@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Plumbline.Core.Schema;
 
 namespace Plumbline.Core.Releases;
@@ -58,10 +57,10 @@ public sealed class ReleaseShape
         : null;
 
     /// <summary>The prompt as chat messages (a text prompt becomes one user message); only role and content are kept.</summary>
-    public void WritePromptMessages(Utf8JsonWriter json, JsonObject fields)
+    public void WritePromptMessages(Utf8JsonWriter json, JsonElement fields)
     {
         json.WriteStartArray();
-        foreach (var (role, content) in PromptTurns(fields))
+        foreach (var (role, content) in PromptTurnValues(fields))
         {
             WriteMessage(json, role, content);
         }
@@ -69,11 +68,52 @@ public sealed class ReleaseShape
     }
 
     /// <summary>
+    /// Writes the property <paramref name="name"/> with the prompt as one text (<see cref="PromptText"/>). A prompt that is
+    /// one stored string (a text field, or a chat of one user message) is copied from the stored bytes without a string.
+    /// </summary>
+    public void WritePromptText(Utf8JsonWriter json, string name, JsonElement fields)
+    {
+        json.WritePropertyName(name);
+        if (SingleStoredPrompt(fields) is { } stored)
+        {
+            WriteText(json, stored);
+        }
+        else
+        {
+            json.WriteStringValue(PromptText(fields));
+        }
+    }
+
+    /// <summary>The stored value <see cref="PromptText"/> is made of alone, when it is one: a string, or the content of a chat's only (user) turn.</summary>
+    private JsonElement? SingleStoredPrompt(JsonElement fields)
+    {
+        if (Prompt is null || !TryGet(fields, Prompt.Name, out var value))
+        {
+            return null;
+        }
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            return value;
+        }
+        if (!PromptIsChat || value.ValueKind != JsonValueKind.Array || value.GetArrayLength() != 1)
+        {
+            return null;
+        }
+        var turn = value[0];
+        var role = TryGet(turn, "role", out var r) && r.ValueKind == JsonValueKind.String ? r : default;
+        if (role.ValueKind == JsonValueKind.String && !role.ValueEquals("user"u8))
+        {
+            return null;
+        }
+        return TryGet(turn, "content", out var content) ? content : default(JsonElement);
+    }
+
+    /// <summary>
     /// The prompt as one text: a text field as it is; a chat of one user message (after an optional system
     /// message, which is kept as a first paragraph) as its content; a longer chat as "User: …", "Assistant: …"
     /// paragraphs.
     /// </summary>
-    public string PromptText(JsonObject fields)
+    public string PromptText(JsonElement fields)
     {
         var turns = PromptTurns(fields);
         if (!PromptIsChat)
@@ -99,53 +139,62 @@ public sealed class ReleaseShape
     }
 
     /// <summary>(role, content) of each prompt message.</summary>
-    public List<(string Role, string Content)> PromptTurns(JsonObject fields)
+    public List<(string Role, string Content)> PromptTurns(JsonElement fields) =>
+        PromptTurnValues(fields).ConvertAll(t => (Str(t.Role) ?? "user", Str(t.Content) ?? ""));
+
+    /// <summary>
+    /// The stored role and content of each prompt message (either may be missing or not a string: then the role is
+    /// <c>user</c> and the content empty, as <see cref="WriteMessage(Utf8JsonWriter, JsonElement, JsonElement)"/> writes them).
+    /// </summary>
+    private List<(JsonElement Role, JsonElement Content)> PromptTurnValues(JsonElement fields)
     {
-        var turns = new List<(string, string)>();
-        if (Prompt is null)
+        var turns = new List<(JsonElement, JsonElement)>();
+        if (Prompt is null || !TryGet(fields, Prompt.Name, out var value))
         {
             return turns;
         }
-        var value = fields[Prompt.Name];
-        if (value is JsonArray chat)
+        if (value.ValueKind == JsonValueKind.Array)
         {
-            foreach (var turn in chat)
+            foreach (var turn in value.EnumerateArray())
             {
-                turns.Add((Str(turn?["role"]) ?? "user", Str(turn?["content"]) ?? ""));
+                turns.Add((TryGet(turn, "role", out var role) ? role : default, TryGet(turn, "content", out var content) ? content : default));
             }
             // A completion that rewrites the chat's last answer (red-teaming: prefilled from the chat) takes that answer's
             // place: the prompt is the conversation before it, so the released record ends with the ideal answer.
-            if (RewritesLastTurn && turns.Count > 0 && turns[^1].Item1 == "assistant")
+            if (RewritesLastTurn && turns.Count > 0 && turns[^1].Item1 is { ValueKind: JsonValueKind.String } last && last.ValueEquals("assistant"u8))
             {
                 turns.RemoveAt(turns.Count - 1);
             }
         }
-        else if (Str(value) is { } text)
+        else if (value.ValueKind == JsonValueKind.String)
         {
-            turns.Add(("user", text));
+            turns.Add((default, value));
         }
         return turns;
     }
 
-    /// <summary>The content of candidate <paramref name="id"/> of the field <paramref name="question"/> is about.</summary>
-    public string CandidateContent(JsonObject fields, QuestionDefinition question, string id)
+    /// <summary>
+    /// The stored content of candidate <paramref name="id"/> of the field <paramref name="question"/> is about (written
+    /// with <see cref="WriteText(Utf8JsonWriter, JsonElement)"/>, read with <see cref="Text"/>); undefined when there is none.
+    /// </summary>
+    public JsonElement CandidateContent(JsonElement fields, QuestionDefinition question, string id)
     {
         var field = Schema.CandidatesFieldOf(question);
-        if (field is not null && fields[field] is JsonArray list)
+        if (field is not null && TryGet(fields, field, out var list) && list.ValueKind == JsonValueKind.Array)
         {
-            foreach (var c in list)
+            foreach (var c in list.EnumerateArray())
             {
-                if (Str(c?["id"]) == id)
+                if (TryGet(c, "id", out var candidate) && candidate.ValueKind == JsonValueKind.String && candidate.ValueEquals(id))
                 {
-                    return Str(c?["content"]) ?? "";
+                    return TryGet(c, "content", out var content) ? content : default;
                 }
             }
         }
-        return "";
+        return default;
     }
 
     /// <summary>The model response under evaluation, or null when the project shows none.</summary>
-    public string? ResponseText(JsonObject fields) => Response is null ? null : Str(fields[Response.Name]);
+    public string? ResponseText(JsonElement fields) => Response is null || !TryGet(fields, Response.Name, out var value) ? null : Str(value);
 
     /// <summary>
     /// The completions an item yields for supervised fine-tuning: the kept text answers, else the consensus
@@ -168,13 +217,13 @@ public sealed class ReleaseShape
         {
             if (item.ConsensusOf<PreferenceConsensus>(Preference.Name) is { Chosen: { } chosen })
             {
-                yield return CandidateContent(item.Fields, Preference, chosen);
+                yield return Text(CandidateContent(item.FieldsElement, Preference, chosen));
             }
             yield break;
         }
         if (Ranking is not null && item.ConsensusOf<RankingConsensus>(Ranking.Name) is { Order.Count: > 0 } ranking)
         {
-            yield return CandidateContent(item.Fields, Ranking, ranking.Order[0]);
+            yield return Text(CandidateContent(item.FieldsElement, Ranking, ranking.Order[0]));
         }
     }
 
@@ -184,6 +233,7 @@ public sealed class ReleaseShape
     /// </summary>
     public IEnumerable<PreferencePair> Pairs(ReleaseItem item, bool allRankingPairs)
     {
+        var fields = item.FieldsElement;
         if (Preference is not null)
         {
             if (item.ConsensusOf<PreferenceConsensus>(Preference.Name) is { Chosen: { } chosen, Rejected: { } rejected } p)
@@ -199,7 +249,7 @@ public sealed class ReleaseShape
                     }
                     margin = (forChosen - forRejected) / (double)p.Answers;
                 }
-                yield return new PreferencePair(CandidateContent(item.Fields, Preference, chosen), CandidateContent(item.Fields, Preference, rejected),
+                yield return new PreferencePair(CandidateContent(fields, Preference, chosen), CandidateContent(fields, Preference, rejected),
                     chosen, rejected, margin, 1, 2);
             }
             yield break;
@@ -211,7 +261,7 @@ public sealed class ReleaseShape
         if (!allRankingPairs)
         {
             var last = r.Order.Count - 1;
-            yield return new PreferencePair(CandidateContent(item.Fields, Ranking, r.Order[0]), CandidateContent(item.Fields, Ranking, r.Order[last]),
+            yield return new PreferencePair(CandidateContent(fields, Ranking, r.Order[0]), CandidateContent(fields, Ranking, r.Order[last]),
                 r.Order[0], r.Order[last], r.MeanRanks[last] - r.MeanRanks[0], 1, last + 1);
             yield break;
         }
@@ -219,7 +269,7 @@ public sealed class ReleaseShape
         {
             for (var j = i + 1; j < r.Order.Count; j++)
             {
-                yield return new PreferencePair(CandidateContent(item.Fields, Ranking, r.Order[i]), CandidateContent(item.Fields, Ranking, r.Order[j]),
+                yield return new PreferencePair(CandidateContent(fields, Ranking, r.Order[i]), CandidateContent(fields, Ranking, r.Order[j]),
                     r.Order[i], r.Order[j], r.MeanRanks[j] - r.MeanRanks[i], i + 1, j + 1);
             }
         }
@@ -233,8 +283,75 @@ public sealed class ReleaseShape
         json.WriteEndObject();
     }
 
-    private static string? Str(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+    /// <summary>A message with a stored content (see <see cref="WriteText(Utf8JsonWriter, JsonElement)"/>).</summary>
+    public static void WriteMessage(Utf8JsonWriter json, string role, JsonElement content)
+    {
+        json.WriteStartObject();
+        json.WriteString("role", role);
+        json.WritePropertyName("content");
+        WriteText(json, content);
+        json.WriteEndObject();
+    }
+
+    /// <summary>A message from stored values: a role that is not a string is <c>user</c>, content that is not a string is empty.</summary>
+    public static void WriteMessage(Utf8JsonWriter json, JsonElement role, JsonElement content)
+    {
+        json.WriteStartObject();
+        json.WritePropertyName("role");
+        if (role.ValueKind == JsonValueKind.String)
+        {
+            role.WriteTo(json);
+        }
+        else
+        {
+            json.WriteStringValue("user");
+        }
+        json.WritePropertyName("content");
+        WriteText(json, content);
+        json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Writes a stored text value: a string goes from the stored bytes to the writer, which escapes it exactly as it
+    /// would the same string; anything else (missing, not a string) is written as an empty string.
+    /// </summary>
+    public static void WriteText(Utf8JsonWriter json, JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            value.WriteTo(json);
+        }
+        else
+        {
+            json.WriteStringValue(""u8);
+        }
+    }
+
+    /// <summary>Writes the property <paramref name="name"/> with a stored text value (see <see cref="WriteText(Utf8JsonWriter, JsonElement)"/>).</summary>
+    public static void WriteText(Utf8JsonWriter json, string name, JsonElement value)
+    {
+        json.WritePropertyName(name);
+        WriteText(json, value);
+    }
+
+    /// <summary>A stored text value as a string: empty when it is missing or not a string.</summary>
+    public static string Text(JsonElement value) => Str(value) ?? "";
+
+    private static string? Str(JsonElement value) => value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static bool TryGet(JsonElement element, string name, out JsonElement value)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            return element.TryGetProperty(name, out value);
+        }
+        value = default;
+        return false;
+    }
 }
 
-/// <summary>A chosen/rejected pair with the ids of the two candidates, a margin, and their consensus ranks.</summary>
-public readonly record struct PreferencePair(string Chosen, string Rejected, string ChosenId, string RejectedId, double Margin, int ChosenRank, int RejectedRank);
+/// <summary>
+/// A chosen/rejected pair (the stored contents of the two candidates, see <see cref="ReleaseShape.WriteText(Utf8JsonWriter, JsonElement)"/>) with their ids, a
+/// margin, and their consensus ranks.
+/// </summary>
+public readonly record struct PreferencePair(JsonElement Chosen, JsonElement Rejected, string ChosenId, string RejectedId, double Margin, int ChosenRank, int RejectedRank);

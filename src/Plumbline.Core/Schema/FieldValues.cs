@@ -101,6 +101,23 @@ public static class FieldValues
     public static List<string> CandidateIds(JsonNode? candidates) =>
         candidates is JsonArray list ? list.Select(c => c?["id"]?.GetValue<string>() ?? "").ToList() : [];
 
+    /// <summary>The ids of the candidates field <paramref name="field"/> of stored fields read in place, in stored order.</summary>
+    public static List<string> CandidateIds(System.Text.Json.JsonElement fields, string field)
+    {
+        if (fields.ValueKind != System.Text.Json.JsonValueKind.Object || !fields.TryGetProperty(field, out var list)
+            || list.ValueKind != System.Text.Json.JsonValueKind.Array)
+        {
+            return [];
+        }
+        var ids = new List<string>(list.GetArrayLength());
+        foreach (var c in list.EnumerateArray())
+        {
+            ids.Add(c.ValueKind == System.Text.Json.JsonValueKind.Object && c.TryGetProperty("id", out var id)
+                && id.ValueKind == System.Text.Json.JsonValueKind.String ? id.GetString()! : "");
+        }
+        return ids;
+    }
+
     internal static string Describe(JsonNode? node) => node is null ? "null" : node.GetValueKind() switch
     {
         System.Text.Json.JsonValueKind.Array => "an array",

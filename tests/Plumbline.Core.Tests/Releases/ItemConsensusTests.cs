@@ -46,10 +46,9 @@ public sealed class ItemConsensusTests
             var list = answers.Select((v, i) => asText
                 ? new ReleaseAnswer((n * 10) + i, "u" + i, 1, v)
                 : new ReleaseAnswer((n * 10) + i, "u" + i, 1, JsonNode.Parse(v)!.AsObject())).ToList();
-            return new ReleaseItem
-            {
-                ItemId = n, ExternalId = "item-" + n, Fields = fields, Answers = list, Consensus = ReleaseBuilder.Consensus(schema, methods, fields, list),
-            };
+            var item = new ReleaseItem { ItemId = n, ExternalId = "item-" + n, Fields = fields, Answers = list };
+            item.Consensus = ReleaseBuilder.Consensus(schema, methods, item.FieldsElement, list);
+            return item;
         }).ToList();
 
         var (textFiles, textManifest) = Write(schema, Items(asText: true), "trl-preference", "raw", "reward-pairs");
@@ -75,8 +74,8 @@ public sealed class ItemConsensusTests
         var answers = new[] { Prefer("b", 3), Prefer("b", 1), Prefer("a", 2) }.Select((v, i) => new ReleaseAnswer(i, "u" + i, 1, v)).ToList();
         var decisions = new Dictionary<string, JsonNode?> { ["preference"] = new JsonObject { ["choice"] = "a" } };
 
-        var c = (PreferenceConsensus)ReleaseBuilder.Consensus(schema, new Dictionary<string, string>(), fields, answers, decisions)["preference"];
-        var undecided = (PreferenceConsensus)ReleaseBuilder.Consensus(schema, new Dictionary<string, string>(), fields, answers)["preference"];
+        var c = (PreferenceConsensus)ReleaseBuilder.Consensus(schema, new Dictionary<string, string>(), Element(fields), answers, decisions)["preference"];
+        var undecided = (PreferenceConsensus)ReleaseBuilder.Consensus(schema, new Dictionary<string, string>(), Element(fields), answers)["preference"];
 
         undecided.Chosen.ShouldBe("b");
         undecided.Decided.ShouldBeFalse();

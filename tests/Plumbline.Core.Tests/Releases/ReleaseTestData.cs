@@ -12,6 +12,9 @@ internal static class ReleaseTestData
 
     public static JsonObject Chat(string user) => new() { ["prompt"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = user }) };
 
+    /// <summary>Fields as a release reads them in place.</summary>
+    public static System.Text.Json.JsonElement Element(JsonObject fields) => System.Text.Json.JsonSerializer.SerializeToElement(fields);
+
     public static JsonObject Pair(string prompt, string a, string b)
     {
         var fields = Chat(prompt);
@@ -28,11 +31,9 @@ internal static class ReleaseTestData
     public static ReleaseItem Item(ProjectSchema schema, long id, JsonObject fields, IReadOnlyDictionary<string, string> methods, params JsonObject[] values)
     {
         var answers = values.Select((v, i) => new ReleaseAnswer(id * 10 + i, "u" + (i + 1), 1, v)).ToList();
-        return new ReleaseItem
-        {
-            ItemId = id, ExternalId = "item-" + id, Fields = fields, Answers = answers,
-            Consensus = ReleaseBuilder.Consensus(schema, methods, fields, answers),
-        };
+        var item = new ReleaseItem { ItemId = id, ExternalId = "item-" + id, Fields = fields, Answers = answers };
+        item.Consensus = ReleaseBuilder.Consensus(schema, methods, item.FieldsElement, answers);
+        return item;
     }
 
     public static JsonObject Prefer(string choice, int? strength = null)

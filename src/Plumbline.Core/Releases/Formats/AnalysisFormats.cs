@@ -123,9 +123,9 @@ public sealed class RubricFormat : JsonlFormat
         json.WriteStartObject();
         if (Shape.Prompt is not null)
         {
-            json.WriteString("prompt", Shape.PromptText(item.Fields));
+            Shape.WritePromptText(json, "prompt", item.FieldsElement);
         }
-        if (Shape.ResponseText(item.Fields) is { } response)
+        if (Shape.ResponseText(item.FieldsElement) is { } response)
         {
             json.WriteString("response", response);
         }
@@ -172,9 +172,9 @@ public sealed class SafetyFormat : JsonlFormat
         json.WriteStartObject();
         if (Shape.Prompt is not null)
         {
-            json.WriteString("prompt", Shape.PromptText(item.Fields));
+            Shape.WritePromptText(json, "prompt", item.FieldsElement);
         }
-        if (Shape.ResponseText(item.Fields) is { } response)
+        if (Shape.ResponseText(item.FieldsElement) is { } response)
         {
             json.WriteString("response", response);
         }
@@ -223,7 +223,7 @@ public sealed class RawFormat(ReleaseShape shape) : JsonlFormat(shape)
         json.WriteString("external_id", item.ExternalId);
         json.WriteString("split", item.Split);
         json.WritePropertyName("fields");
-        item.Fields.WriteTo(json);
+        item.FieldsElement.WriteTo(json);
         json.WritePropertyName("metadata");
         item.Metadata.WriteTo(json);
         json.WriteStartArray("answers");

@@ -22,7 +22,7 @@ public class OpenAiChatFormat : JsonlFormat
             json.WriteStartObject();
             json.WritePropertyName("messages");
             json.WriteStartArray();
-            foreach (var (role, content) in Shape.PromptTurns(item.Fields))
+            foreach (var (role, content) in Shape.PromptTurns(item.FieldsElement))
             {
                 ReleaseShape.WriteMessage(json, role, content);
             }
@@ -65,14 +65,14 @@ public sealed class PromptCompletionFormat : JsonlFormat
             if (Shape.PromptIsChat)
             {
                 json.WritePropertyName("prompt");
-                Shape.WritePromptMessages(json, item.Fields);
+                Shape.WritePromptMessages(json, item.FieldsElement);
                 json.WriteStartArray("completion");
                 ReleaseShape.WriteMessage(json, "assistant", completion);
                 json.WriteEndArray();
             }
             else
             {
-                json.WriteString("prompt", Shape.PromptText(item.Fields));
+                Shape.WritePromptText(json, "prompt", item.FieldsElement);
                 json.WriteString("completion", completion);
             }
             WriteLineageProperty(output, item);
@@ -110,7 +110,7 @@ public sealed class PreferenceFormat : JsonlFormat
             if (conversational)
             {
                 json.WritePropertyName("prompt");
-                Shape.WritePromptMessages(json, item.Fields);
+                Shape.WritePromptMessages(json, item.FieldsElement);
                 json.WriteStartArray("chosen");
                 ReleaseShape.WriteMessage(json, "assistant", pair.Chosen);
                 json.WriteEndArray();
@@ -120,9 +120,9 @@ public sealed class PreferenceFormat : JsonlFormat
             }
             else
             {
-                json.WriteString("prompt", Shape.PromptText(item.Fields));
-                json.WriteString("chosen", pair.Chosen);
-                json.WriteString("rejected", pair.Rejected);
+                Shape.WritePromptText(json, "prompt", item.FieldsElement);
+                ReleaseShape.WriteText(json, "chosen", pair.Chosen);
+                ReleaseShape.WriteText(json, "rejected", pair.Rejected);
             }
             WriteLineageProperty(output, item);
             json.WriteEndObject();
@@ -157,7 +157,7 @@ public sealed class KtoFormat : JsonlFormat
 
     protected override void WriteRecords(ReleaseItem item, JsonlOutput output)
     {
-        var prompt = Shape.PromptText(item.Fields);
+        var prompt = Shape.PromptText(item.FieldsElement);
         if (Shape.Completion is not null)
         {
             foreach (var text in Shape.Completions(item))
@@ -174,15 +174,15 @@ public sealed class KtoFormat : JsonlFormat
             }
             if (p.IsDecisive)
             {
-                Write(output, item, prompt, Shape.CandidateContent(item.Fields, Shape.Preference, p.Chosen!), true);
-                Write(output, item, prompt, Shape.CandidateContent(item.Fields, Shape.Preference, p.Rejected!), false);
+                Write(output, item, prompt, ReleaseShape.Text(Shape.CandidateContent(item.FieldsElement, Shape.Preference, p.Chosen!)), true);
+                Write(output, item, prompt, ReleaseShape.Text(Shape.CandidateContent(item.FieldsElement, Shape.Preference, p.Rejected!)), false);
             }
             else if (p.Choice == Schema.AnswerValidator.BothBad)
             {
                 var field = Shape.Schema.CandidatesFieldOf(Shape.Preference);
-                foreach (var id in Schema.FieldValues.CandidateIds(field is null ? null : item.Fields[field]))
+                foreach (var id in field is null ? [] : Schema.FieldValues.CandidateIds(item.FieldsElement, field))
                 {
-                    Write(output, item, prompt, Shape.CandidateContent(item.Fields, Shape.Preference, id), false);
+                    Write(output, item, prompt, ReleaseShape.Text(Shape.CandidateContent(item.FieldsElement, Shape.Preference, id)), false);
                 }
             }
             return;
@@ -191,13 +191,13 @@ public sealed class KtoFormat : JsonlFormat
         {
             foreach (var pair in Shape.Pairs(item, allRankingPairs: false))
             {
-                Write(output, item, prompt, pair.Chosen, true);
-                Write(output, item, prompt, pair.Rejected, false);
+                Write(output, item, prompt, ReleaseShape.Text(pair.Chosen), true);
+                Write(output, item, prompt, ReleaseShape.Text(pair.Rejected), false);
             }
             return;
         }
         var ratings = Shape.Ratings.Select(q => item.ConsensusOf<RatingConsensus>(q.Name)).OfType<RatingConsensus>().ToList();
-        if (ratings.Count > 0 && Shape.ResponseText(item.Fields) is { } response)
+        if (ratings.Count > 0 && Shape.ResponseText(item.FieldsElement) is { } response)
         {
             Write(output, item, prompt, response, ratings.Average(r => r.Normalised) > 0.5);
         }
@@ -236,9 +236,9 @@ public sealed class RewardPairsFormat : JsonlFormat
         {
             var json = output.Json;
             json.WriteStartObject();
-            json.WriteString("prompt", Shape.PromptText(item.Fields));
-            json.WriteString("chosen", pair.Chosen);
-            json.WriteString("rejected", pair.Rejected);
+            Shape.WritePromptText(json, "prompt", item.FieldsElement);
+            ReleaseShape.WriteText(json, "chosen", pair.Chosen);
+            ReleaseShape.WriteText(json, "rejected", pair.Rejected);
             json.WriteNumber("margin", Math.Round(pair.Margin, 6));
             WriteLineageProperty(output, item);
             json.WriteEndObject();
@@ -272,9 +272,9 @@ public sealed class RankingPairsFormat : JsonlFormat
         {
             var json = output.Json;
             json.WriteStartObject();
-            json.WriteString("prompt", Shape.PromptText(item.Fields));
-            json.WriteString("chosen", pair.Chosen);
-            json.WriteString("rejected", pair.Rejected);
+            Shape.WritePromptText(json, "prompt", item.FieldsElement);
+            ReleaseShape.WriteText(json, "chosen", pair.Chosen);
+            ReleaseShape.WriteText(json, "rejected", pair.Rejected);
             json.WriteString("chosen_id", pair.ChosenId);
             json.WriteString("rejected_id", pair.RejectedId);
             json.WriteNumber("chosen_rank", pair.ChosenRank);
@@ -301,7 +301,7 @@ public sealed class AlpacaFormat : JsonlFormat
 
     protected override void WriteRecords(ReleaseItem item, JsonlOutput output)
     {
-        var turns = Shape.PromptTurns(item.Fields);
+        var turns = Shape.PromptTurns(item.FieldsElement);
         var last = turns.FindLastIndex(t => t.Role == "user");
         var instruction = last >= 0 ? turns[last].Content : string.Join("\n\n", turns.Select(t => t.Content));
         var context = last > 0
@@ -337,7 +337,7 @@ public sealed class ShareGptFormat : JsonlFormat
             var json = output.Json;
             json.WriteStartObject();
             json.WriteStartArray("conversations");
-            foreach (var (role, content) in Shape.PromptTurns(item.Fields))
+            foreach (var (role, content) in Shape.PromptTurns(item.FieldsElement))
             {
                 Turn(json, role switch { "assistant" => "gpt", "system" => "system", "tool" => "tool", _ => "human" }, content);
             }

@@ -202,6 +202,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                         if (entry.Item is { } item)
                         {
                             builder.Add(item);
+                            item.Dispose();
                         }
                         else
                         {
@@ -238,11 +239,19 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                     }
                     var item = new ReleaseItem
                     {
-                        ItemId = row.Id, ExternalId = row.ExternalId, Fields = row.Fields, FieldsJson = row.FieldsJson, MetadataJson = row.MetadataJson,
-                        Answers = answers, Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, row.Fields, answers, row.Decisions),
+                        ItemId = row.Id, ExternalId = row.ExternalId, FieldsUtf8 = row.FieldsUtf8, MetadataJson = row.MetadataJson, Answers = answers,
                         Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
                     };
-                    page.Add(item.Confidence < settings.MinConfidence ? new Entry(null, belowConfidence) : new Entry(item, null));
+                    item.Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, item.FieldsElement, answers, row.Decisions);
+                    if (item.Confidence < settings.MinConfidence)
+                    {
+                        item.Dispose();
+                        page.Add(new Entry(null, belowConfidence));
+                    }
+                    else
+                    {
+                        page.Add(new Entry(item, null));
+                    }
                 }
                 reading.Stop();
                 await pages.Writer.WriteAsync(page, stop.Token);
@@ -357,7 +366,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
 
     private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, string ValuesJson);
 
-    private sealed record ItemRow(long Id, string ExternalId, JsonObject Fields, string FieldsJson, string MetadataJson, List<AnswerRow> Answers,
+    private sealed record ItemRow(long Id, string ExternalId, ReadOnlyMemory<byte> FieldsUtf8, string MetadataJson, List<AnswerRow> Answers,
         Dictionary<string, JsonNode?>? Decisions);
 
     /// <summary>
@@ -399,7 +408,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             await using var decisionCommand = Command(connection,
                 "SELECT item_id, question, value_json FROM item_decisions WHERE item_id >= @first AND item_id <= @last", "first", "last");
             var filter = settings.Metadata.Count > 0;
-            var items = new List<(long Id, string ExternalId, string Fields, string Metadata)>(PageSize);
+            var items = new List<(long Id, string ExternalId, byte[] Fields, string Metadata)>(PageSize);
             var latest = new Dictionary<long, (string Verdict, string? Corrected)>();
             var decisions = new Dictionary<long, Dictionary<string, JsonNode?>>();
             long after = 0;
@@ -411,7 +420,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                 {
                     while (await reader.ReadAsync(ct))
                     {
-                        items.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+                        items.Add((reader.GetInt64(0), reader.GetString(1), Utf8(reader, 2), reader.GetString(3)));
                     }
                 }
                 if (items.Count == 0)
@@ -477,8 +486,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                         }
                         if (matches)
                         {
-                            page.Add(new ItemRow(i.Id, i.ExternalId, answers.Count == 0 ? [] : JsonNode.Parse(i.Fields)!.AsObject(), i.Fields, i.Metadata,
-                                answers, decisions.GetValueOrDefault(i.Id)));
+                            page.Add(new ItemRow(i.Id, i.ExternalId, i.Fields, i.Metadata, answers, decisions.GetValueOrDefault(i.Id)));
                         }
                     }
                 }
@@ -490,6 +498,13 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             await db.Database.CloseConnectionAsync();
         }
     }
+
+    /// <summary>
+    /// A text column as its UTF-8 bytes: SQLite hands them over as stored (no UTF-16 string in between, which for the
+    /// fields was the largest allocation per item); Npgsql reads text only as a string.
+    /// </summary>
+    private static byte[] Utf8(System.Data.Common.DbDataReader reader, int ordinal) =>
+        reader is Microsoft.Data.Sqlite.SqliteDataReader ? reader.GetFieldValue<byte[]>(ordinal) : Encoding.UTF8.GetBytes(reader.GetString(ordinal));
 
     private static System.Data.Common.DbCommand Command(System.Data.Common.DbConnection connection, string sql, params string[] parameters)
     {
