@@ -408,7 +408,15 @@ public static class ReleaseBench
         info.Environment["PLUMBLINE_DEMO"] = "false";
         info.Environment["ASPNETCORE_URLS"] = baseAddress.ToString().TrimEnd('/');
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables()) { if (((string)e.Key).StartsWith("SERVER_", StringComparison.Ordinal)) { info.Environment[((string)e.Key)[7..]] = (string?)e.Value; } }
+        // SERVER_X=V in the bench's environment sets X=V for the server alone (runtime knobs such as SERVER_DOTNET_TieredPGO=0,
+        // or SERVER_DOTNET_JitStdOutFile), without applying them to the bench itself.
+        foreach (System.Collections.DictionaryEntry variable in Environment.GetEnvironmentVariables())
+        {
+            if (variable.Key is string name && name.StartsWith("SERVER_", StringComparison.Ordinal))
+            {
+                info.Environment[name["SERVER_".Length..]] = variable.Value as string;
+            }
+        }
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the server");
         var log = new StreamWriter(logPath) { AutoFlush = true };
         var gate = new Lock();
