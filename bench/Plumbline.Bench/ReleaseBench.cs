@@ -33,6 +33,7 @@ public static class ReleaseBench
         string? from = null;
         string? serverDll = null;
         long warmup = 0;
+        var repeat = 1;
         for (var i = 0; i < args.Length; i++)
         {
             string? Next() => i + 1 < args.Length ? args[++i] : null;
@@ -62,8 +63,11 @@ public static class ReleaseBench
                 case "--warmup" when long.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var w) && w >= 0:
                     warmup = w;
                     break;
+                case "--repeat" when int.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var r) && r > 0:
+                    repeat = r;
+                    break;
                 default:
-                    Console.Error.WriteLine("release: usage [--items N] [--database sqlite|postgres] [--pg CONNECTION] [--format F] [--keep] [--from KEPT-SQLITE-FOLDER] [--server DLL] [--warmup ITEMS]");
+                    Console.Error.WriteLine("release: usage [--items N] [--database sqlite|postgres] [--pg CONNECTION] [--format F] [--keep] [--from KEPT-SQLITE-FOLDER] [--server DLL] [--warmup ITEMS] [--repeat N]");
                     return 1;
             }
         }
@@ -141,56 +145,61 @@ public static class ReleaseBench
                 Console.WriteLine($"warm-up release of {warmup:N0} items: {warmStatus} after {warm.Elapsed.TotalSeconds:0.0} s");
             }
 
-            var before = Proc.Read(server.Id);
-            var reset = Proc.ResetPeak(server.Id);
-            var samples = new List<long>();
-            using var stop = new CancellationTokenSource();
-            var sampler = Task.Run(async () =>
+            // --repeat builds the same release again on the same server: the later rounds run on code the JIT has finished
+            // optimising (a fresh process keeps compiling for the whole first release, see docs/benchmarks.md).
+            for (var round = 1; round <= repeat; round++)
             {
-                while (!stop.IsCancellationRequested)
+                var before = Proc.Read(server.Id);
+                var reset = Proc.ResetPeak(server.Id);
+                var samples = new List<long>();
+                using var stop = new CancellationTokenSource();
+                var sampler = Task.Run(async () =>
                 {
-                    lock (samples)
+                    while (!stop.IsCancellationRequested)
                     {
-                        samples.Add(Proc.Read(server.Id).Rss);
+                        lock (samples)
+                        {
+                            samples.Add(Proc.Read(server.Id).Rss);
+                        }
+                        await Task.Delay(100);
                     }
-                    await Task.Delay(100);
+                });
+                var cpuBefore = Proc.CpuTime(server.Id);
+                var watch = Stopwatch.StartNew();
+                var (status, body) = await ReleaseAsync(client, projectId, format);
+                watch.Stop();
+                await stop.CancelAsync();
+                await sampler;
+                if (status != "ready")
+                {
+                    Console.Error.WriteLine($"release failed: {body}");
+                    return 1;
                 }
-            });
-            var cpuBefore = Proc.CpuTime(server.Id);
-            var watch = Stopwatch.StartNew();
-            var (status, body) = await ReleaseAsync(client, projectId, format);
-            watch.Stop();
-            await stop.CancelAsync();
-            await sampler;
-            if (status != "ready")
-            {
-                Console.Error.WriteLine($"release failed: {body}");
-                return 1;
-            }
-            var cpu = Proc.CpuTime(server.Id) - cpuBefore;
-            var after = Proc.Read(server.Id);
-            using var manifest = JsonDocument.Parse(body);
-            var files = manifest.RootElement.GetProperty("manifest").GetProperty("files").EnumerateArray()
-                .Where(f => f.GetProperty("format").GetString() == format).ToList();
-            var records = files.Sum(f => f.GetProperty("records").GetInt64());
-            var bytes = files.Sum(f => f.GetProperty("bytes").GetInt64());
-            long[] rss;
-            lock (samples)
-            {
-                rss = [.. samples];
-            }
-            string At(double share) => rss.Length == 0 ? "?" : Mib(rss[Math.Min(rss.Length - 1, (int)(share * (rss.Length - 1)))]);
+                var cpu = Proc.CpuTime(server.Id) - cpuBefore;
+                var after = Proc.Read(server.Id);
+                using var manifest = JsonDocument.Parse(body);
+                var files = manifest.RootElement.GetProperty("manifest").GetProperty("files").EnumerateArray()
+                    .Where(f => f.GetProperty("format").GetString() == format).ToList();
+                var records = files.Sum(f => f.GetProperty("records").GetInt64());
+                var bytes = files.Sum(f => f.GetProperty("bytes").GetInt64());
+                long[] rss;
+                lock (samples)
+                {
+                    rss = [.. samples];
+                }
+                string At(double share) => rss.Length == 0 ? "?" : Mib(rss[Math.Min(rss.Length - 1, (int)(share * (rss.Length - 1)))]);
 
-            Console.WriteLine();
-            Console.WriteLine($"release of {items:N0} pairwise items × 3 responses, {format}, {database}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, load {LoadAverage()}");
-            Console.WriteLine("| records | wall | records/s | items/s | server CPU | output | peak RSS | RSS at 25/50/75/100 % | RSS before |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
-            Console.WriteLine($"| {records:N0} | {watch.Elapsed.TotalSeconds:0.0} s | {records / watch.Elapsed.TotalSeconds:N0} | {items / watch.Elapsed.TotalSeconds:N0} | "
-                + $"{cpu.TotalSeconds:0.0} s | {Mib(bytes)} | {(reset ? Mib(after.Hwm) : "n/a")} | {At(0.25)} / {At(0.5)} / {At(0.75)} / {At(1)} | {Mib(before.Rss)} |");
-            // The files' hashes, so an A/B run (--server) shows whether two builds wrote the same bytes.
-            foreach (var f in manifest.RootElement.GetProperty("manifest").GetProperty("files").EnumerateArray())
-            {
-                Console.WriteLine($"{f.GetProperty("path").GetString()} sha256 {f.GetProperty("sha256").GetString()}");
+                Console.WriteLine();
+                Console.WriteLine($"release {round} of {repeat} of {items:N0} pairwise items × 3 responses, {format}, {database}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, load {LoadAverage()}");
+                Console.WriteLine("| records | wall | records/s | items/s | server CPU | output | peak RSS | RSS at 25/50/75/100 % | RSS before |");
+                Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+                Console.WriteLine($"| {records:N0} | {watch.Elapsed.TotalSeconds:0.0} s | {records / watch.Elapsed.TotalSeconds:N0} | {items / watch.Elapsed.TotalSeconds:N0} | "
+                    + $"{cpu.TotalSeconds:0.0} s | {Mib(bytes)} | {(reset ? Mib(after.Hwm) : "n/a")} | {At(0.25)} / {At(0.5)} / {At(0.75)} / {At(1)} | {Mib(before.Rss)} |");
+                // The files' hashes, so an A/B run (--server) shows whether two builds wrote the same bytes.
+                foreach (var f in manifest.RootElement.GetProperty("manifest").GetProperty("files").EnumerateArray())
+                {
+                    Console.WriteLine($"{f.GetProperty("path").GetString()} sha256 {f.GetProperty("sha256").GetString()}");
+                }
             }
             return 0;
         }

@@ -16,6 +16,7 @@ public static class DataServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddPlumblineData(this IServiceCollection services, Func<IServiceProvider, DatabaseSettings> settings)
     {
+        SqliteThreading.UseMultiThread();
         services.AddSingleton(settings);
         services.AddDbContextPool<SqliteDbContext>((sp, o) => o
             .UseSqlite(sp.GetRequiredService<DatabaseSettings>().ConnectionString)
@@ -67,6 +68,27 @@ public static class DataServiceCollectionExtensions
         if (!db.IsPostgres)
         {
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+        }
+    }
+}
+
+/// <summary>
+/// SQLite's multi-thread mode for this process. The bundled library defaults to serialized mode, which locks a mutex
+/// around every API call so one connection can be shared between threads; ADO.NET connections and EF contexts are
+/// never used by two threads at once, so the lock only costs: reading a release made two mutex calls per column
+/// read, 6 % of its CPU (docs/benchmarks.md). The mode can only be set before SQLite is first used; when something
+/// opened a connection earlier, SQLite stays serialized, which is also correct.
+/// </summary>
+internal static class SqliteThreading
+{
+    private static int configured;
+
+    public static void UseMultiThread()
+    {
+        if (Interlocked.Exchange(ref configured, 1) == 0)
+        {
+            SQLitePCL.Batteries_V2.Init();
+            _ = SQLitePCL.raw.sqlite3_config(SQLitePCL.raw.SQLITE_CONFIG_MULTITHREAD);
         }
     }
 }

@@ -396,7 +396,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             // Only the item-id range, so both providers walk the (item_id, user_id) index; a condition on project and
             // status would make SQLite pick the (project_id, status) index and scan the whole project.
             await using var responseCommand = Command(connection,
-                "SELECT id, item_id, user_id, guideline_version, status, values_json FROM responses WHERE item_id >= @first AND item_id <= @last ORDER BY item_id, id",
+                "SELECT id, item_id, user_id, guideline_version, values_json FROM responses WHERE item_id >= @first AND item_id <= @last AND status = 'submitted' ORDER BY item_id, id",
                 "first", "last");
             // CROSS JOIN keeps SQLite on the responses range first (then reviews by response id), whatever the review count.
             await using var reviewCommand = Command(connection,
@@ -461,17 +461,20 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                 {
                     // Responses come in item order: one merge pass over the two sorted lists.
                     var hasRow = await reader.ReadAsync(ct);
+                    var rowItem = hasRow ? reader.GetInt64(1) : long.MaxValue;
                     foreach (var i in items)
                     {
-                        while (hasRow && reader.GetInt64(1) < i.Id)
+                        // The item id of the current response row, read once per row.
+                        while (hasRow && rowItem < i.Id)
                         {
                             hasRow = await reader.ReadAsync(ct);
+                            rowItem = hasRow ? reader.GetInt64(1) : long.MaxValue;
                         }
                         var matches = !filter || MatchesMetadata(JsonNode.Parse(i.Metadata) as JsonObject ?? [], settings.Metadata);
                         var answers = new List<AnswerRow>(3);
-                        for (; hasRow && reader.GetInt64(1) == i.Id; hasRow = await reader.ReadAsync(ct))
+                        for (; rowItem == i.Id; rowItem = (hasRow = await reader.ReadAsync(ct)) ? reader.GetInt64(1) : long.MaxValue)
                         {
-                            if (!matches || reader.GetString(4) != "submitted")
+                            if (!matches)
                             {
                                 continue;
                             }
@@ -481,7 +484,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                             {
                                 continue;
                             }
-                            var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? review.Corrected : reader.GetString(5);
+                            var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? review.Corrected : reader.GetString(4);
                             answers.Add(new AnswerRow(id, reader.GetInt64(2), reader.GetInt32(3), values));
                         }
                         if (matches)
