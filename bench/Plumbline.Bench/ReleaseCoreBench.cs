@@ -40,7 +40,7 @@ public static class ReleaseCoreBench
                 }
                 var item = new ReleaseItem
                 {
-                    ItemId = i, ExternalId = "item-" + i, FieldsUtf8 = rows[i].Fields, MetadataJson = "{}", Answers = answers, Split = splits.Of("item-" + i),
+                    ItemId = i, ExternalId = "item-" + i, FieldsUtf8 = rows[i].Fields, MetadataUtf8 = "{}"u8.ToArray(), Answers = answers, Split = splits.Of("item-" + i),
                 };
                 _ = item.FieldsElement;
                 parse.Stop();

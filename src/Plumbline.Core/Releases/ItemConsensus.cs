@@ -512,9 +512,9 @@ internal static class PreferenceAnswer
 
     private static bool TryReadUncached(ReleaseAnswer answer, string question, List<string> ids, out int index, out double? strength)
     {
-        if (answer.ValuesJson is { } text)
+        if (answer.ValuesUtf8 is { } text)
         {
-            return TryReadText(text, question, ids, out index, out strength);
+            return TryReadText(text.Span, question, ids, out index, out strength);
         }
         index = -1;
         strength = null;
@@ -528,78 +528,65 @@ internal static class PreferenceAnswer
         return true;
     }
 
-    private static bool TryReadText(string text, string question, List<string> ids, out int index, out double? strength)
+    private static bool TryReadText(ReadOnlySpan<byte> text, string question, List<string> ids, out int index, out double? strength)
     {
         index = -1;
         strength = null;
-        var max = System.Text.Encoding.UTF8.GetMaxByteCount(text.Length);
-        byte[]? rented = max > 512 ? System.Buffers.ArrayPool<byte>.Shared.Rent(max) : null;
-        try
+        var reader = new Utf8JsonReader(text);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
-            Span<byte> buffer = rented ?? stackalloc byte[512];
-            var reader = new Utf8JsonReader(buffer[..System.Text.Encoding.UTF8.GetBytes(text, buffer)]);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            return false;
+        }
+        // The question's value among the top-level properties; anything else is skipped whole.
+        var found = false;
+        while (!found && reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            found = reader.ValueTextEquals(question);
+            reader.Read();
+            if (!found)
             {
-                return false;
+                reader.Skip();
             }
-            // The question's value among the top-level properties; anything else is skipped whole.
-            var found = false;
-            while (!found && reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        }
+        if (!found || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return false;
+        }
+        var hasChoice = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("choice"u8))
             {
-                found = reader.ValueTextEquals(question);
                 reader.Read();
-                if (!found)
+                if (reader.TokenType == JsonTokenType.String)
                 {
-                    reader.Skip();
-                }
-            }
-            if (!found || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-            var hasChoice = false;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("choice"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.String)
-                    {
-                        hasChoice = true;
-                        index = reader.ValueTextEquals(AnswerValidator.Tie) ? ids.Count : reader.ValueTextEquals(AnswerValidator.BothBad) ? ids.Count + 1 : IndexOf(ref reader, ids);
-                    }
-                    else
-                    {
-                        reader.Skip();
-                    }
-                }
-                else if (reader.ValueTextEquals("strength"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var d))
-                    {
-                        strength = d;
-                    }
-                    else
-                    {
-                        reader.Skip();
-                    }
+                    hasChoice = true;
+                    index = reader.ValueTextEquals(AnswerValidator.Tie) ? ids.Count : reader.ValueTextEquals(AnswerValidator.BothBad) ? ids.Count + 1 : IndexOf(ref reader, ids);
                 }
                 else
                 {
-                    reader.Read();
                     reader.Skip();
                 }
             }
-            return hasChoice;
-        }
-        finally
-        {
-            if (rented is not null)
+            else if (reader.ValueTextEquals("strength"u8))
             {
-                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var d))
+                {
+                    strength = d;
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
             }
         }
+        return hasChoice;
     }
 
     private static int IndexOf(ref Utf8JsonReader reader, List<string> ids)

@@ -223,12 +223,12 @@ public sealed class ReleaseBuilder : IDisposable
         contentJson.WritePropertyName("f");
         contentJson.WriteRawValue(item.FieldsUtf8.Span, skipInputValidation: true);
         contentJson.WritePropertyName("m");
-        WriteStored(item.MetadataJson, item, static i => i.Metadata);
+        WriteStored(item.MetadataUtf8, item, static i => i.Metadata);
         contentJson.WriteStartArray("a");
         foreach (var a in item.Answers)
         {
             contentJson.WriteNumberValue(a.ResponseId);
-            WriteStored(a.ValuesJson, a, static answer => answer.Values);
+            WriteStored(a.ValuesUtf8, a, static answer => answer.Values);
         }
         contentJson.WriteEndArray();
         contentJson.WriteStartObject("c");
@@ -263,11 +263,11 @@ public sealed class ReleaseBuilder : IDisposable
     /// The stored text when there is one; otherwise the tree, asked for only then: metadata and answer values are parsed
     /// lazily, and a preference release never needs their trees.
     /// </summary>
-    private void WriteStored<T>(string? stored, T source, Func<T, JsonNode> tree)
+    private void WriteStored<T>(ReadOnlyMemory<byte>? stored, T source, Func<T, JsonNode> tree)
     {
-        if (stored is not null)
+        if (stored is { } text)
         {
-            contentJson.WriteRawValue(stored, skipInputValidation: true);
+            contentJson.WriteRawValue(text.Span, skipInputValidation: true);
         }
         else
         {

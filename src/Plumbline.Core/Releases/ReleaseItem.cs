@@ -8,26 +8,32 @@ namespace Plumbline.Core.Releases;
 /// <param name="Annotator">The annotator's pseudonym for this release, or their real id when the manager asked for it.</param>
 /// <param name="GuidelineVersion">The guideline version the answer was given under.</param>
 /// <param name="Values">Answers keyed by question name.</param>
-/// <param name="ValuesJson">The stored JSON text <paramref name="Values"/> was parsed from, when it came from storage: the item
-/// index hashes it as stored instead of re-serialising the tree.</param>
-public sealed record ReleaseAnswer(long ResponseId, string Annotator, int GuidelineVersion, JsonObject Values, string? ValuesJson = null)
+/// <param name="ValuesUtf8">The stored JSON text (UTF-8) <paramref name="Values"/> was parsed from, when it came from storage:
+/// the item index hashes it as stored instead of re-serialising the tree.</param>
+public sealed record ReleaseAnswer(long ResponseId, string Annotator, int GuidelineVersion, JsonObject Values, ReadOnlyMemory<byte>? ValuesUtf8 = null)
 {
     private JsonObject? values = Values;
 
     /// <summary>
-    /// An answer read from storage: <see cref="Values"/> is parsed from <paramref name="valuesJson"/> on first use. A
+    /// An answer read from storage: <see cref="Values"/> is parsed from <paramref name="valuesUtf8"/> on first use. A
     /// preference release never needs the tree (consensus and agreement read the stored text), and building one per
     /// answer was a large share of a release's allocations.
     /// </summary>
+    public ReleaseAnswer(long responseId, string annotator, int guidelineVersion, ReadOnlyMemory<byte> valuesUtf8)
+        : this(responseId, annotator, guidelineVersion, null!, valuesUtf8)
+    {
+    }
+
+    /// <summary>An answer from stored JSON text given as a string.</summary>
     public ReleaseAnswer(long responseId, string annotator, int guidelineVersion, string valuesJson)
-        : this(responseId, annotator, guidelineVersion, null!, valuesJson)
+        : this(responseId, annotator, guidelineVersion, System.Text.Encoding.UTF8.GetBytes(valuesJson))
     {
     }
 
     /// <summary>Answers keyed by question name.</summary>
     public JsonObject Values
     {
-        get => values ??= JsonNode.Parse(ValuesJson ?? "{}") as JsonObject ?? [];
+        get => values ??= (ValuesUtf8 is { } stored ? JsonNode.Parse(stored.Span) : null) as JsonObject ?? [];
         init => values = value;
     }
 
@@ -75,16 +81,16 @@ public sealed class ReleaseItem : IDisposable
     }
 
     /// <summary>
-    /// The item's metadata. Given as a tree, or parsed on first use from <see cref="MetadataJson"/>: most formats never read it,
+    /// The item's metadata. Given as a tree, or parsed on first use from <see cref="MetadataUtf8"/>: most formats never read it,
     /// and the index hashes the stored text.
     /// </summary>
     public JsonObject Metadata
     {
-        get => metadata ??= MetadataJson is null ? [] : JsonNode.Parse(MetadataJson) as JsonObject ?? [];
+        get => metadata ??= (MetadataUtf8 is { } stored ? JsonNode.Parse(stored.Span) : null) as JsonObject ?? [];
         init => metadata = value;
     }
-    /// <summary>The stored JSON text of the metadata, when it came from storage.</summary>
-    public string? MetadataJson { get; init; }
+    /// <summary>The stored JSON text (UTF-8) of the metadata, when it came from storage.</summary>
+    public ReadOnlyMemory<byte>? MetadataUtf8 { get; init; }
     private JsonObject? metadata;
     /// <summary><c>train</c>, <c>validation</c> or <c>test</c>.</summary>
     public string Split { get; init; } = Splits.Train;

@@ -235,11 +235,11 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                     var answers = new List<ReleaseAnswer>(row.Answers.Count);
                     foreach (var a in row.Answers)
                     {
-                        answers.Add(new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.ValuesJson));
+                        answers.Add(new ReleaseAnswer(a.ResponseId, annotators(a.UserId), a.GuidelineVersion, a.ValuesUtf8));
                     }
                     var item = new ReleaseItem
                     {
-                        ItemId = row.Id, ExternalId = row.ExternalId, FieldsUtf8 = row.FieldsUtf8, MetadataJson = row.MetadataJson, Answers = answers,
+                        ItemId = row.Id, ExternalId = row.ExternalId, FieldsUtf8 = row.FieldsUtf8, MetadataUtf8 = row.MetadataUtf8, Answers = answers,
                         Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
                     };
                     item.Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, item.FieldsElement, answers, row.Decisions);
@@ -364,9 +364,9 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
         return query.OrderBy(i => i.Id);
     }
 
-    private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, string ValuesJson);
+    private sealed record AnswerRow(long ResponseId, long UserId, int GuidelineVersion, byte[] ValuesUtf8);
 
-    private sealed record ItemRow(long Id, string ExternalId, ReadOnlyMemory<byte> FieldsUtf8, string MetadataJson, List<AnswerRow> Answers,
+    private sealed record ItemRow(long Id, string ExternalId, byte[] FieldsUtf8, byte[] MetadataUtf8, List<AnswerRow> Answers,
         Dictionary<string, JsonNode?>? Decisions);
 
     /// <summary>
@@ -408,7 +408,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             await using var decisionCommand = Command(connection,
                 "SELECT item_id, question, value_json FROM item_decisions WHERE item_id >= @first AND item_id <= @last", "first", "last");
             var filter = settings.Metadata.Count > 0;
-            var items = new List<(long Id, string ExternalId, byte[] Fields, string Metadata)>(PageSize);
+            var items = new List<(long Id, string ExternalId, byte[] Fields, byte[] Metadata)>(PageSize);
             var latest = new Dictionary<long, (string Verdict, string? Corrected)>();
             var decisions = new Dictionary<long, Dictionary<string, JsonNode?>>();
             long after = 0;
@@ -420,7 +420,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                 {
                     while (await reader.ReadAsync(ct))
                     {
-                        items.Add((reader.GetInt64(0), reader.GetString(1), Utf8(reader, 2), reader.GetString(3)));
+                        items.Add((reader.GetInt64(0), reader.GetString(1), Utf8(reader, 2), Utf8(reader, 3)));
                     }
                 }
                 if (items.Count == 0)
@@ -484,7 +484,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                             {
                                 continue;
                             }
-                            var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? review.Corrected : reader.GetString(4);
+                            var values = reviewed && review.Verdict == "correct" && review.Corrected is not null ? Encoding.UTF8.GetBytes(review.Corrected) : Utf8(reader, 4);
                             answers.Add(new AnswerRow(id, reader.GetInt64(2), reader.GetInt32(3), values));
                         }
                         if (matches)
