@@ -179,57 +179,60 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
             return new FileStream(full, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.SequentialScan);
         });
         var total = System.Diagnostics.Stopwatch.StartNew();
-        var writing = new System.Diagnostics.Stopwatch();
         var noAnswers = settings.OnlyReviewed ? "no accepted or corrected answers" : "no submitted answers";
         var belowConfidence = "consensus confidence below " + settings.MinConfidence.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        // Two stages on the two cores: this task reads pages, parses them and computes consensus and splits; the writer
-        // task formats, hashes (per item and per file) and writes. With consensus on the writer's side the writer was
-        // busy 43 s against the reader's 27 s at 1,000,000 items (docs/benchmarks.md, "Releases (issue 6)"). One writer
-        // taking pages in the order they were read keeps the bytes the same as a single pass; the bounded channel keeps
-        // at most one page waiting.
+        // Three stages, each on its own task, handing pages on through channels that hold at most one waiting page:
+        // reading rows from the database, turning them into items (parse, consensus, split), and writing (formats,
+        // hashes, files). With two stages the reader (rows and consensus) was the slower one and the writer waited for it
+        // (docs/benchmarks.md, "Releases (issue 6)"); with three, the two cores take whichever stage has work. One writer
+        // taking pages in the order they were read keeps the bytes the same as a single pass.
+        var rows = Channel.CreateBounded<(List<ItemRow> Rows, int Scanned)>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         var pages = Channel.CreateBounded<List<Entry>>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var reading = new System.Diagnostics.Stopwatch();
-        var writer = Task.Run(async () =>
+        var building = new System.Diagnostics.Stopwatch();
+        var writing = new System.Diagnostics.Stopwatch();
+
+        // A stage that fails stops the others; a stage that ends completes its output so the next one ends too.
+        async Task Stage<T>(ChannelWriter<T>? output, Func<Task> body)
         {
             try
             {
-                await foreach (var page in pages.Reader.ReadAllAsync(stop.Token))
-                {
-                    writing.Start();
-                    foreach (var entry in page)
-                    {
-                        if (entry.Item is { } item)
-                        {
-                            builder.Add(item);
-                            item.Dispose();
-                        }
-                        else
-                        {
-                            builder.Skip(entry.Skipped!);
-                        }
-                    }
-                    writing.Stop();
-                }
+                await body();
+                output?.Complete();
             }
-            catch
+            catch (Exception ex)
             {
+                output?.TryComplete(ex);
                 await stop.CancelAsync();
                 throw;
             }
-        }, CancellationToken.None);
-        try
+        }
+
+        var reader = Task.Run(() => Stage(rows.Writer, async () =>
+        {
+            reading.Start();
+            await foreach (var page in PagesAsync(project, settings, stop.Token))
+            {
+                reading.Stop();
+                await rows.Writer.WriteAsync(page, stop.Token);
+                reading.Start();
+            }
+            reading.Stop();
+        }), CancellationToken.None);
+
+        var items = Task.Run(() => Stage(pages.Writer, async () =>
         {
             long read = 0;
-            reading.Start();
-            await foreach (var (rows, scanned) in PagesAsync(project, settings, stop.Token))
+            await foreach (var (page, scanned) in rows.Reader.ReadAllAsync(stop.Token))
             {
-                var page = new List<Entry>(rows.Count);
-                foreach (var row in rows)
+                building.Start();
+                var entries = new List<Entry>(page.Count);
+                foreach (var row in page)
                 {
                     if (row.Answers.Count == 0)
                     {
-                        page.Add(new Entry(null, noAnswers));
+                        entries.Add(new Entry(null, noAnswers));
                         continue;
                     }
                     var answers = new List<ReleaseAnswer>(row.Answers.Count);
@@ -246,47 +249,64 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                     if (item.Confidence < settings.MinConfidence)
                     {
                         item.Dispose();
-                        page.Add(new Entry(null, belowConfidence));
+                        entries.Add(new Entry(null, belowConfidence));
                     }
                     else
                     {
-                        page.Add(new Entry(item, null));
+                        entries.Add(new Entry(item, null));
                     }
                 }
-                reading.Stop();
-                await pages.Writer.WriteAsync(page, stop.Token);
-                reading.Start();
+                building.Stop();
+                await pages.Writer.WriteAsync(entries, stop.Token);
                 read += scanned;
                 progress(read);
             }
-            reading.Stop();
-            pages.Writer.Complete();
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        }), CancellationToken.None);
+
+        var writer = Task.Run(() => Stage<Entry>(null, async () =>
         {
-            // Only a failed writer cancels on its own: awaiting it below throws what went wrong.
+            await foreach (var page in pages.Reader.ReadAllAsync(stop.Token))
+            {
+                writing.Start();
+                foreach (var entry in page)
+                {
+                    if (entry.Item is { } item)
+                    {
+                        builder.Add(item);
+                        item.Dispose();
+                    }
+                    else
+                    {
+                        builder.Skip(entry.Skipped!);
+                    }
+                }
+                writing.Stop();
+            }
+        }), CancellationToken.None);
+
+        try
+        {
+            await Task.WhenAll(reader, items, writer);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
         }
         catch
         {
-            pages.Writer.TryComplete();
-            await stop.CancelAsync();
-#pragma warning disable CA1031 // The reading failure is the one to report; the writer only stopped because of it.
-            try
+            // The stages stopped because of one failure; the others only saw the cancellation: report the cause.
+            var failure = new[] { reader, items, writer }.Select(t => t.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException);
+            if (failure is not null)
             {
-                await writer;
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
             }
-            catch
-            {
-            }
-#pragma warning restore CA1031
             throw;
         }
-        await writer;
         builder.Complete(manifest);
         if (log.IsEnabled(LogLevel.Information))
         {
-            log.LogInformation("Release of project {Project}: {Items} items in {Seconds:0.0} s; reader busy {Reading:0.0} s, writer busy {Writing:0.0} s",
-                project.Id, manifest.Counts.Items, total.Elapsed.TotalSeconds, reading.Elapsed.TotalSeconds, writing.Elapsed.TotalSeconds);
+            log.LogInformation("Release of project {Project}: {Items} items in {Seconds:0.0} s; busy: reading {Reading:0.0} s, items {Building:0.0} s, writing {Writing:0.0} s",
+                project.Id, manifest.Counts.Items, total.Elapsed.TotalSeconds, reading.Elapsed.TotalSeconds, building.Elapsed.TotalSeconds, writing.Elapsed.TotalSeconds);
         }
     }
 
@@ -375,7 +395,7 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
     /// of the page's items. Plain ADO.NET on the context's connection: EF materialisation of four rows per item was a
     /// large share of the build, and the stored JSON text is all the release needs.
     /// </summary>
-    private async IAsyncEnumerable<(List<ItemRow> Page, int Scanned)> PagesAsync(Project project, ResolvedReleaseSettings settings,
+    private async IAsyncEnumerable<(List<ItemRow> Rows, int Scanned)> PagesAsync(Project project, ResolvedReleaseSettings settings,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         var connection = db.Database.GetDbConnection();
