@@ -414,9 +414,10 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                 itemCommand.Parameters.RemoveAt(2);
             }
             // Only the item-id range, so both providers walk the (item_id, user_id) index; a condition on project and
-            // status would make SQLite pick the (project_id, status) index and scan the whole project.
+            // status would make SQLite pick the (project_id, status) index and scan the whole project. Ordered by item
+            // alone, the index order: sorting each page by response id as well cost SQLite a temporary B-tree per page.
             await using var responseCommand = Command(connection,
-                "SELECT id, item_id, user_id, guideline_version, values_json FROM responses WHERE item_id >= @first AND item_id <= @last AND status = 'submitted' ORDER BY item_id, id",
+                "SELECT id, item_id, user_id, guideline_version, values_json FROM responses WHERE item_id >= @first AND item_id <= @last AND status = 'submitted' ORDER BY item_id",
                 "first", "last");
             // CROSS JOIN keeps SQLite on the responses range first (then reviews by response id), whatever the review count.
             await using var reviewCommand = Command(connection,
@@ -509,6 +510,8 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                         }
                         if (matches)
                         {
+                            // Rows come in index order (item, then person); an item's answers are used in response order.
+                            answers.Sort(static (x, y) => x.ResponseId.CompareTo(y.ResponseId));
                             page.Add(new ItemRow(i.Id, i.ExternalId, i.Fields, i.Metadata, answers, decisions.GetValueOrDefault(i.Id)));
                         }
                     }
