@@ -267,6 +267,39 @@ public class ReleaseTests
 
     [Theory]
     [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
+    public async Task Create_ItemWithBrokenStoredFields_FailsNamingTheItemAndLeavesNoFolder(string provider)
+    {
+        var (s, project, _) = await AnsweredPairsAsync(provider, items: 260);
+        string stored;
+        await using (var db = s.App.NewDbContext())
+        {
+            // As a database edited outside Plumbline could hold it; the item sits on the second page the build reads.
+            var item = db.Items.Single(i => i.ProjectId == project && i.ExternalId == "item-255");
+            stored = item.FieldsJson;
+            item.FieldsJson = "{\"prompt\": [";
+            await db.SaveChangesAsync(TestContext.Current.CancellationToken);
+        }
+
+        var failed = await CreateReleaseAsync(s.Admin, project, new { formats = new[] { "trl-preference", "raw" } }, "failed");
+
+        var error = failed["release"]!["error"]!.GetValue<string>();
+        error.ShouldContain("'item-255'");
+        error.ShouldContain("not valid JSON");
+        var folder = s.App.Services.GetRequiredService<Features.Releases.ReleaseStorage>().FolderOf(project, 1);
+        Directory.Exists(folder).ShouldBeFalse();
+        Directory.GetDirectories(Path.GetDirectoryName(folder)!, Path.GetFileName(folder) + ".partial-*").ShouldBeEmpty();
+        // The next release of the mended project is built as usual.
+        await using (var db = s.App.NewDbContext())
+        {
+            db.Items.Single(i => i.ProjectId == project && i.ExternalId == "item-255").FieldsJson = stored;
+            await db.SaveChangesAsync(TestContext.Current.CancellationToken);
+        }
+        var ready = await CreateAsync(s, project, new { formats = new[] { "trl-preference" } });
+        ready["manifest"]!["counts"]!["items"]!.GetValue<long>().ShouldBe(260);
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
     public async Task StatusFragment_WhileBuildingPollsWithProgress_WhenReadyReloadsThePage(string provider)
     {
         var (s, project, _) = await AnsweredPairsAsync(provider, items: 1);

@@ -245,7 +245,16 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
                         ItemId = row.Id, ExternalId = row.ExternalId, FieldsUtf8 = row.FieldsUtf8, MetadataUtf8 = row.MetadataUtf8, Answers = answers,
                         Split = stratified is null ? splits.Of(row.ExternalId) : stratified.GetValueOrDefault(row.Id, Splits.Train),
                     };
-                    item.Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, item.FieldsElement, answers, row.Decisions);
+                    try
+                    {
+                        item.Consensus = ReleaseBuilder.Consensus(schema, settings.Methods, item.FieldsElement, answers, row.Decisions);
+                    }
+                    catch (JsonException ex)
+                    {
+                        // Only a database changed outside Plumbline holds such text: say which item, so it can be mended.
+                        item.Dispose();
+                        throw new ReleaseException($"item {row.Id} ('{row.ExternalId}'): its stored fields or answers are not valid JSON ({ex.Message})");
+                    }
                     if (item.Confidence < settings.MinConfidence)
                     {
                         item.Dispose();
