@@ -41,6 +41,43 @@ public sealed class ReleaseFormatTests
     }
 
     [Fact]
+    public void TrainingFormats_StoredTextWithEscapes_WriteTheSameBytesAsPlainText()
+    {
+        // Texts go from the stored bytes to the output without a string; however the stored JSON escaped them, the
+        // output escapes them one way: quotes, backslashes, line breaks, non-ASCII, a surrogate pair, markup.
+        const string prompt = "Café \"quoted\" \\ back\nslash <b>bold</b> 😀";
+        const string good = "Ça va\tbien & </script>";
+        const string bad = "ünïcödé";
+        var plain = System.Text.Json.JsonSerializer.Serialize(Pair(prompt, good, bad), StoredJson.Options);
+        var escaped = System.Text.Json.JsonSerializer.Serialize(Pair(prompt, good, bad)); // the default encoder writes \u00e9, \u003C …
+        escaped.ShouldContain("\\u00E9", Case.Insensitive);
+        plain.ShouldNotBe(escaped);
+        ReleaseItem Stored(string fields)
+        {
+            var answers = new[] { Prefer("b", 2), Prefer("b", 3) }.Select((v, i) => new ReleaseAnswer(i + 1, "u" + i, 1, v.ToJsonString())).ToList();
+            var item = new ReleaseItem { ItemId = 1, ExternalId = "item-1", FieldsUtf8 = Encoding.UTF8.GetBytes(fields), Answers = answers };
+            item.Consensus = ReleaseBuilder.Consensus(Pairwise, new Dictionary<string, string>(), item.FieldsElement, answers);
+            return item;
+        }
+        string[] formats = ["trl-preference", "trl-preference-chat", "reward-pairs", "kto", "openai-chat", "raw"];
+
+        var (fromPlain, _) = Write(Pairwise, [Stored(plain)], formats);
+        var (fromEscaped, _) = Write(Pairwise, [Stored(escaped)], formats);
+
+        foreach (var (path, bytes) in fromPlain.Where(f => f.Key != ReleaseBuilder.IndexPath))
+        {
+            Encoding.UTF8.GetString(fromEscaped[path]).ShouldBe(Encoding.UTF8.GetString(bytes), path);
+        }
+        var record = Lines(fromPlain["trl-preference/train.jsonl"]).Single();
+        record["prompt"]!.GetValue<string>().ShouldBe(prompt);
+        record["chosen"]!.GetValue<string>().ShouldBe(bad);
+        record["rejected"]!.GetValue<string>().ShouldBe(good);
+        // Non-ASCII text is written as it is, not as \u escapes (the JSONL files are UTF-8 for people to read too).
+        Encoding.UTF8.GetString(fromEscaped["trl-preference/train.jsonl"]).ShouldContain("Café");
+        Encoding.UTF8.GetString(fromEscaped["trl-preference-chat/train.jsonl"]).ShouldContain("ünïcödé");
+    }
+
+    [Fact]
     public void TrlPreference_Conversational_WritesMessages()
     {
         var (files, _) = Write(Pairwise, PairItems(), "trl-preference-chat");
