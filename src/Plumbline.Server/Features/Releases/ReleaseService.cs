@@ -535,11 +535,10 @@ public sealed class ReleaseService(PlumblineDbContext db, ReleaseStorage storage
     }
 
     /// <summary>
-    /// A text column as its UTF-8 bytes: SQLite hands them over as stored (no UTF-16 string in between, which for the
-    /// fields was the largest allocation per item); Npgsql reads text only as a string.
+    /// A text column as its UTF-8 bytes, as both drivers hand them over (no UTF-16 string in between, which for the
+    /// fields was the largest allocation per item).
     /// </summary>
-    private static byte[] Utf8(System.Data.Common.DbDataReader reader, int ordinal) =>
-        reader is Microsoft.Data.Sqlite.SqliteDataReader ? reader.GetFieldValue<byte[]>(ordinal) : Encoding.UTF8.GetBytes(reader.GetString(ordinal));
+    private static byte[] Utf8(System.Data.Common.DbDataReader reader, int ordinal) => reader.GetFieldValue<byte[]>(ordinal);
 
     private static System.Data.Common.DbCommand Command(System.Data.Common.DbConnection connection, string sql, params string[] parameters)
     {
