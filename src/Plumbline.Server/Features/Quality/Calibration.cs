@@ -70,20 +70,19 @@ public static class Calibration
             && db.Set<CalibrationSession>().Any(s => s.Id == c.SessionId && s.Status == "open"), ct);
 
     /// <summary>Inside the submit transaction: keeps a copy of the answer for each open round holding the item.</summary>
-    public static async Task RecordAsync(PlumblineDbContext db, long projectId, long userId, long itemId, string valuesJson, int guidelineVersion, DateTime now, CancellationToken ct)
-    {
-        var sessions = await db.Set<CalibrationSession>().Where(s => s.ProjectId == projectId && s.Status == "open"
-                && db.Set<CalibrationItem>().Any(c => c.SessionId == s.Id && c.ItemId == itemId)
-                && !db.Set<CalibrationAnswer>().Any(x => x.SessionId == s.Id && x.ItemId == itemId && x.UserId == userId))
-            .Select(s => s.Id).ToListAsync(ct);
-        foreach (var session in sessions)
-        {
-            db.Set<CalibrationAnswer>().Add(new CalibrationAnswer
-            {
-                SessionId = session, ItemId = itemId, UserId = userId, ValuesJson = valuesJson, GuidelineVersion = guidelineVersion, SubmittedAt = now,
-            });
-        }
-    }
+    /// <remarks>
+    /// One statement that inserts nothing when the item is in no open round (every submit outside calibration asks),
+    /// instead of a LINQ lookup and tracked inserts saved later: no query compilation and no SaveChanges on the
+    /// submit path.
+    /// </remarks>
+    public static Task RecordAsync(PlumblineDbContext db, long projectId, long userId, long itemId, string valuesJson, int guidelineVersion, DateTime now, CancellationToken ct) =>
+        db.Database.ExecuteSqlAsync($"""
+            INSERT INTO calibration_answers (session_id, item_id, user_id, values_json, guideline_version, submitted_at)
+            SELECT s.id, {itemId}, {userId}, {valuesJson}, {guidelineVersion}, {now} FROM calibration_sessions s
+            WHERE s.project_id = {projectId} AND s.status = 'open'
+              AND EXISTS (SELECT 1 FROM calibration_items c WHERE c.session_id = s.id AND c.item_id = {itemId})
+              AND NOT EXISTS (SELECT 1 FROM calibration_answers x WHERE x.session_id = s.id AND x.item_id = {itemId} AND x.user_id = {userId})
+            """, ct);
 
     public static IEndpointRouteBuilder MapCalibrationEndpoints(this IEndpointRouteBuilder app)
     {

@@ -62,18 +62,22 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         {
             await gate.WaitAsync(ct);
         }
+        var takenAt = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            return new QueueTransaction(await db.Database.BeginTransactionAsync(ct), gate);
+            return new QueueTransaction(await db.Database.BeginTransactionAsync(ct), gate, takenAt);
         }
         catch
         {
-            gate?.Release();
+            if (gate is not null)
+            {
+                SqliteWriterGate.Release(gate, takenAt);
+            }
             throw;
         }
     }
 
-    private sealed class QueueTransaction(Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction tx, SemaphoreSlim? gate) : IAsyncDisposable
+    private sealed class QueueTransaction(Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction tx, SemaphoreSlim? gate, long takenAt) : IAsyncDisposable
     {
         public Task CommitAsync(CancellationToken ct) => tx.CommitAsync(ct);
 
@@ -85,7 +89,10 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
             }
             finally
             {
-                gate?.Release();
+                if (gate is not null)
+                {
+                    SqliteWriterGate.Release(gate, takenAt);
+                }
             }
         }
     }
@@ -103,10 +110,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
 
         // Resume: a person with a live lease gets the same item back. Rework next: a response a reviewer sent back
         // (its lease row, reopened, possibly expired while reworked). One query, the live lease first.
-        var live = await db.Assignments.Where(a => a.ProjectId == projectId && a.UserId == userId && a.Stage == Stage
-                && ((a.Status == "active" && a.ExpiresAt > now) || a.Status == "rework"
-                    || (a.Status == "active" && a.ExpiresAt <= now && db.Responses.Any(r => r.AssignmentId == a.Id && r.Status == "submitted"))))
-            .OrderBy(a => a.Status == "active" && a.ExpiresAt > now ? 0 : 1).FirstOrDefaultAsync(ct);
+        var live = await LiveOrReworkQuery.For(db)(db, projectId, userId, now, ct);
         if (live is { Status: not "active" } || (live is not null && live.ExpiresAt <= now))
         {
             live.Status = "active";
@@ -143,6 +147,16 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         return await BuildTaskAsync(live, project, schema, ct);
     }
 
+    // The queue's LINQ reads are compiled once: otherwise EF funcletizes the expression tree and looks it up in its
+    // query cache on every execution, about a tenth of the server's CPU per submit (docs/benchmarks.md, "Work queue").
+    // Tracked: a reopened rework lease is changed and saved by the caller.
+    private static readonly PerProvider<Func<PlumblineDbContext, long, long, DateTime, CancellationToken, Task<Assignment?>>> LiveOrReworkQuery =
+        new(() => EF.CompileAsyncQuery((PlumblineDbContext db, long projectId, long userId, DateTime now, CancellationToken ct) =>
+            db.Assignments.Where(a => a.ProjectId == projectId && a.UserId == userId && a.Stage == Stage
+                    && ((a.Status == "active" && a.ExpiresAt > now) || a.Status == "rework"
+                        || (a.Status == "active" && a.ExpiresAt <= now && db.Responses.Any(r => r.AssignmentId == a.Id && r.Status == "submitted"))))
+                .OrderBy(a => a.Status == "active" && a.ExpiresAt > now ? 0 : 1).FirstOrDefault()));
+
     /// <summary>A gold item this person has not seen: every annotator answers gold, so overlap does not apply.</summary>
     private async Task<long?> GoldCandidateAsync(long projectId, long userId, DateTime now, CancellationToken ct)
     {
@@ -177,12 +191,15 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     /// <summary>An item as the task shows it, with the person's own response (draft, or submitted and sent back), in one query.</summary>
     private sealed record ItemView(string ExternalId, string FieldsJson, bool IsGold, long? OwnId, string? OwnStatus, string? OwnValues);
 
-    private Task<ItemView> LoadItemAsync(long itemId, long userId, CancellationToken ct) =>
-        // A person has at most one response per item (unique key), so the outer join yields one row.
-        (from i in db.Items.AsNoTracking()
-         where i.Id == itemId
-         from r in db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).DefaultIfEmpty()
-         select new ItemView(i.ExternalId, i.FieldsJson, i.GoldJson != null, (long?)r!.Id, r.Status, r.ValuesJson)).FirstAsync(ct);
+    private Task<ItemView> LoadItemAsync(long itemId, long userId, CancellationToken ct) => LoadItemQuery.For(db)(db, itemId, userId, ct);
+
+    // A person has at most one response per item (unique key), so the outer join yields one row.
+    private static readonly PerProvider<Func<PlumblineDbContext, long, long, CancellationToken, Task<ItemView>>> LoadItemQuery =
+        new(() => EF.CompileAsyncQuery((PlumblineDbContext db, long itemId, long userId, CancellationToken ct) =>
+            (from i in db.Items.AsNoTracking()
+             where i.Id == itemId
+             from r in db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).DefaultIfEmpty()
+             select new ItemView(i.ExternalId, i.FieldsJson, i.GoldJson != null, (long?)r!.Id, r.Status, r.ValuesJson)).First()));
 
     /// <summary>Only what the schema shows: imported extras (an original preference, say) never reach annotators.</summary>
     private static JsonObject ShownFields(ProjectSchema schema, ItemView item)
@@ -616,11 +633,14 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     private async Task<bool> CountSubmissionAsync(long itemId, int overlap, bool goldExempt, CancellationToken ct)
     {
         // Calibration is asked in the same statement (Calibration.IsOpenItemAsync's condition): one round trip, not two.
-        var counted = await db.Items.Where(i => i.Id == itemId && (i.SubmittedCount < overlap || (goldExempt && i.GoldJson != null)
-                || db.Set<CalibrationItem>().Any(c => c.ItemId == i.Id && db.Set<CalibrationSession>().Any(s => s.Id == c.SessionId && s.Status == "open"))))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(i => i.QueueState, i => i.SubmittedCount + 1 >= overlap ? ItemQueueStates.Complete : i.QueueState)
-                .SetProperty(i => i.SubmittedCount, i => i.SubmittedCount + 1), ct);
+        // Written as SQL, not ExecuteUpdate: the LINQ form was compiled on every submit (7.8 % of the server's CPU).
+        var counted = await db.Database.ExecuteSqlAsync($"""
+            UPDATE items SET queue_state = CASE WHEN submitted_count + 1 >= {overlap} THEN {ItemQueueStates.Complete} ELSE queue_state END,
+                submitted_count = submitted_count + 1
+            WHERE id = {itemId} AND (submitted_count < {overlap} OR ({goldExempt} AND gold_json IS NOT NULL)
+                OR EXISTS (SELECT 1 FROM calibration_items c JOIN calibration_sessions s ON s.id = c.session_id
+                           WHERE c.item_id = items.id AND s.status = 'open'))
+            """, ct);
         return counted == 1;
     }
 
@@ -640,11 +660,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
             // the response a racing copy of this request just committed is only seen by the next statement.
             await db.Database.SqlQuery<long>($"SELECT id AS \"Value\" FROM assignments WHERE id = {assignmentId} FOR UPDATE").ToListAsync(ct);
         }
-        var own = await (from a in db.Assignments.AsNoTracking()
-                         where a.Id == assignmentId && a.UserId == userId
-                         join i in db.Items on a.ItemId equals i.Id
-                         from r in db.Responses.Where(r => r.ItemId == a.ItemId && r.UserId == userId).DefaultIfEmpty()
-                         select new { Assignment = a, i.FieldsJson, Response = r }).FirstOrDefaultAsync(ct)
+        var own = await LoadOwnQuery.For(db)(db, assignmentId, userId, ct)
             ?? throw new QueueException(404, $"assignment {assignmentId} does not exist or is not yours");
         var assignment = own.Assignment;
         // A member removed from the project loses their leases with their access. Admins may annotate any project
@@ -657,6 +673,16 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         }
         return (assignment, entry.Project, entry.Schema, own.FieldsJson, own.Response);
     }
+
+    private sealed record OwnRow(Assignment Assignment, string FieldsJson, Response? Response);
+
+    private static readonly PerProvider<Func<PlumblineDbContext, long, long, CancellationToken, Task<OwnRow?>>> LoadOwnQuery =
+        new(() => EF.CompileAsyncQuery((PlumblineDbContext db, long assignmentId, long userId, CancellationToken ct) =>
+            (from a in db.Assignments.AsNoTracking()
+             where a.Id == assignmentId && a.UserId == userId
+             join i in db.Items on a.ItemId equals i.Id
+             from r in db.Responses.Where(r => r.ItemId == a.ItemId && r.UserId == userId).DefaultIfEmpty()
+             select new OwnRow(a, i.FieldsJson, r)).FirstOrDefault()));
 
     /// <summary>Skip and draft change the rows <see cref="LoadOwnAsync"/> read and save them with SaveChanges.</summary>
     private void TrackForSave(Assignment assignment, Response? response)
