@@ -53,15 +53,14 @@ public static class Calibration
     /// <summary>An item of an open round this person has not answered in that round (and has not skipped), or null.</summary>
     public static async Task<long?> CandidateAsync(PlumblineDbContext db, long projectId, long userId, CancellationToken ct)
     {
-        var ids = await db.Database.SqlQuery<long>($"""
-            SELECT ci.item_id AS "Value" FROM calibration_items ci
+        return await db.ScalarInt64Async("""
+            SELECT ci.item_id FROM calibration_items ci
             JOIN calibration_sessions s ON s.id = ci.session_id
-            WHERE s.project_id = {projectId} AND s.status = 'open'
-              AND NOT EXISTS (SELECT 1 FROM calibration_answers x WHERE x.session_id = s.id AND x.item_id = ci.item_id AND x.user_id = {userId})
-              AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = ci.item_id AND a.user_id = {userId} AND a.status = 'skipped')
+            WHERE s.project_id = {0} AND s.status = 'open'
+              AND NOT EXISTS (SELECT 1 FROM calibration_answers x WHERE x.session_id = s.id AND x.item_id = ci.item_id AND x.user_id = {1})
+              AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = ci.item_id AND a.user_id = {1} AND a.status = 'skipped')
             ORDER BY s.id, ci.item_id LIMIT 1
-            """).ToListAsync(ct);
-        return ids.Count == 0 ? null : ids[0];
+            """, [projectId, userId], ct);
     }
 
     /// <summary>Whether the item is in an open round, which lifts the overlap limit for it.</summary>

@@ -160,14 +160,13 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     /// <summary>A gold item this person has not seen: every annotator answers gold, so overlap does not apply.</summary>
     private async Task<long?> GoldCandidateAsync(long projectId, long userId, DateTime now, CancellationToken ct)
     {
-        var ids = await db.Database.SqlQuery<long>($"""
-            SELECT i.id AS "Value" FROM items i
-            WHERE i.project_id = {projectId} AND i.gold_json IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {userId}
-                              AND (a.status <> 'active' OR a.expires_at > {now}))
+        return await db.ScalarInt64Async("""
+            SELECT i.id FROM items i
+            WHERE i.project_id = {0} AND i.gold_json IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {1}
+                              AND (a.status <> 'active' OR a.expires_at > {2}))
             ORDER BY i.id LIMIT 1
-            """).ToListAsync(ct);
-        return ids.Count == 0 ? null : ids[0];
+            """, [projectId, userId, now], ct);
     }
 
     /// <summary>Leases the claimed item; the person's own expired lease on it is reused (one lease row per person and item).</summary>
@@ -178,14 +177,20 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     /// </remarks>
     private async Task<Assignment> LeaseAsync(long projectId, long itemId, long userId, DateTime now, int leaseMinutes, string presentationJson, CancellationToken ct)
     {
-        var leases = await db.Assignments.FromSqlRaw("""
+        await using var reader = await db.ReadAsync("""
             INSERT INTO assignments (project_id, item_id, user_id, stage, status, leased_at, expires_at, presentation_json)
             VALUES ({0}, {1}, {2}, 'annotate', 'active', {3}, {4}, {5})
             ON CONFLICT (item_id, user_id, stage) DO UPDATE SET status = 'active', leased_at = excluded.leased_at, expires_at = excluded.expires_at,
                 presentation_json = COALESCE(assignments.presentation_json, excluded.presentation_json)
-            RETURNING *
-            """, projectId, itemId, userId, now, now.AddMinutes(leaseMinutes), presentationJson).AsNoTracking().ToListAsync(ct);
-        return leases[0];
+            RETURNING id, leased_at, expires_at, presentation_json
+            """, [projectId, itemId, userId, now, now.AddMinutes(leaseMinutes), presentationJson], ct);
+        await reader.ReadAsync(ct);
+        var row = reader.DbDataReader;
+        return new Assignment
+        {
+            Id = row.GetInt64(0), ProjectId = projectId, ItemId = itemId, UserId = userId, Stage = Stage, Status = "active",
+            LeasedAt = row.GetUtcDateTime(1), ExpiresAt = row.GetUtcDateTime(2), PresentationJson = row.IsDBNull(3) ? null : row.GetString(3),
+        };
     }
 
     /// <summary>An item as the task shows it, with the person's own response (draft, or submitted and sent back), in one query.</summary>
@@ -302,8 +307,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
             SELECT COUNT(*) AS "Value" FROM items i
             WHERE i.id = {4} AND {{Available}}
             """;
-        var found = await db.Database.SqlQueryRaw<long>(sql, claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, itemId).ToListAsync(ct);
-        return found[0] > 0;
+        return await db.ScalarInt64Async(sql, [claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, itemId], ct) > 0;
     }
 
     /// <summary>Pinned work first (the person's own, then their groups'), then the open queue in the project's order.</summary>
@@ -332,19 +336,23 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     private async Task<long?> ClaimRandomAsync(Claim claim, CancellationToken ct)
     {
         // queue_state = 0 (open) is a literal so the partial index ix_items_queue_random answers both ends.
-        var range = (await db.Database.SqlQuery<IdRange>($"""
-            SELECT (SELECT id FROM items WHERE project_id = {claim.ProjectId} AND queue_state = 0 ORDER BY id LIMIT 1) AS "Min",
-                   (SELECT id FROM items WHERE project_id = {claim.ProjectId} AND queue_state = 0 ORDER BY id DESC LIMIT 1) AS "Max"
-            """).ToListAsync(ct))[0];
-        if (range.Min is not { } min || range.Max is not { } max)
+        long min, max;
+        await using (var reader = await db.ReadAsync("""
+            SELECT (SELECT id FROM items WHERE project_id = {0} AND queue_state = 0 ORDER BY id LIMIT 1),
+                   (SELECT id FROM items WHERE project_id = {0} AND queue_state = 0 ORDER BY id DESC LIMIT 1)
+            """, [claim.ProjectId], ct))
         {
-            return null;
+            await reader.ReadAsync(ct);
+            var row = reader.DbDataReader;
+            if (row.IsDBNull(0) || row.IsDBNull(1))
+            {
+                return null;
+            }
+            (min, max) = (row.GetInt64(0), row.GetInt64(1));
         }
         var from = Random.Shared.NextInt64(min, max + 1);
         return await ClaimInOrderAsync(claim, "i.id", from, ct) ?? await ClaimInOrderAsync(claim, "i.id", null, ct);
     }
-
-    private sealed record IdRange(long? Min, long? Max);
 
     // Items this person has not answered, skipped or leased, whose submitted responses plus others' live leases
     // leave room. Every probe is an index seek: the person's lease by (item_id, user_id, stage), live leases by
@@ -376,8 +384,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         object[] parameters = fromId is { } from
             ? [claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, from]
             : [claim.ProjectId, claim.UserId, claim.Overlap, claim.Now];
-        var found = await db.Database.SqlQueryRaw<long>(sql, parameters).ToListAsync(ct);
-        return found.Count == 0 ? null : found[0];
+        return await db.ScalarInt64Async(sql, parameters, ct);
     }
 
     /// <summary>The first available item pinned to <paramref name="principal"/>, in item order (an index seek on the pins).</summary>
@@ -389,8 +396,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
               AND {{Available}} {{(claim.SkipGold ? "AND i.gold_json IS NULL" : "")}}
             ORDER BY p.item_id LIMIT 1 {{(db.IsPostgres && claim.Lock ? "FOR UPDATE OF i SKIP LOCKED" : "")}}
             """;
-        var found = await db.Database.SqlQueryRaw<long>(sql, claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, principal).ToListAsync(ct);
-        return found.Count == 0 ? null : found[0];
+        return await db.ScalarInt64Async(sql, [claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, principal], ct);
     }
 
     /// <param name="item">The item, when the caller already read it (with the person's response, as of before this lease).</param>
@@ -592,14 +598,14 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     {
         if (isNew)
         {
-            response.Id = (await db.Database.SqlQueryRaw<long>("""
+            response.Id = (await db.ScalarInt64Async("""
                 INSERT INTO responses (project_id, item_id, user_id, assignment_id, status, values_json, revision, guideline_version,
                     lead_time_ms, presentation_json, metadata_json, submit_key, created_at, updated_at)
                 VALUES ({0}, {1}, {2}, {3}, 'submitted', {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {11})
-                RETURNING id AS "Value"
-                """, response.ProjectId, response.ItemId, response.UserId, response.AssignmentId, response.ValuesJson, response.Revision,
+                RETURNING id
+                """, [response.ProjectId, response.ItemId, response.UserId, response.AssignmentId, response.ValuesJson, response.Revision,
                 response.GuidelineVersion, db.NullableParameter(response.LeadTimeMs), db.NullableParameter(response.PresentationJson), db.NullableParameter(response.MetadataJson),
-                db.NullableParameter(response.SubmitKey), now).ToListAsync(ct))[0];
+                db.NullableParameter(response.SubmitKey), now], ct))!.Value;
         }
         var update = isNew ? "" : """
             UPDATE responses SET status = 'submitted', values_json = {4}, revision = {5}, guideline_version = {6}, lead_time_ms = {7},
@@ -658,7 +664,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         {
             // Its own statement: a statement that waited for the lock still reads other tables as of its start, so
             // the response a racing copy of this request just committed is only seen by the next statement.
-            await db.Database.SqlQuery<long>($"SELECT id AS \"Value\" FROM assignments WHERE id = {assignmentId} FOR UPDATE").ToListAsync(ct);
+            await db.ScalarInt64Async("SELECT id FROM assignments WHERE id = {0} FOR UPDATE", [assignmentId], ct);
         }
         var own = await LoadOwnQuery.For(db)(db, assignmentId, userId, ct)
             ?? throw new QueueException(404, $"assignment {assignmentId} does not exist or is not yours");
