@@ -57,29 +57,49 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     private async Task<QueueTransaction> BeginAsync(CancellationToken ct)
     {
         db.Database.AutoSavepointsEnabled = false;
-        var gate = db.IsPostgres ? null : SqliteWriterGate.For(db.Database.GetConnectionString()!);
-        if (gate is not null)
+        if (db.IsPostgres)
         {
-            await gate.WaitAsync(ct);
+            return new QueueTransaction(db, await db.Database.BeginTransactionAsync(ct), null, 0, null);
         }
-        var takenAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var ownConnection = db.Database.GetConnectionString()!;
+        var gate = SqliteWriterGate.For(ownConnection);
+        var takenAt = await gate.EnterAsync(ct);
         try
         {
-            return new QueueTransaction(await db.Database.BeginTransactionAsync(ct), gate, takenAt);
+            // The gate's connection, open for good, keeps the prepared statements of the queue's commands. The context
+            // gets its own connection back when the transaction ends, before the gate is released.
+            db.Database.SetDbConnection(gate.Connection, contextOwnsConnection: false);
+            var begun = System.Diagnostics.Stopwatch.GetTimestamp();
+            var tx = await db.Database.BeginTransactionAsync(ct);
+            SqliteWriterGate.CountBegin(begun);
+            return new QueueTransaction(db, tx, gate, takenAt, ownConnection);
         }
         catch
         {
-            if (gate is not null)
-            {
-                SqliteWriterGate.Release(gate, takenAt);
-            }
+            RestoreConnection(db, ownConnection);
+            gate.Exit(takenAt);
             throw;
         }
     }
 
-    private sealed class QueueTransaction(Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction tx, SemaphoreSlim? gate, long takenAt) : IAsyncDisposable
+    private static void RestoreConnection(PlumblineDbContext db, string connectionString)
     {
-        public Task CommitAsync(CancellationToken ct) => tx.CommitAsync(ct);
+        db.Database.SetDbConnection(null, contextOwnsConnection: false);
+        db.Database.SetConnectionString(connectionString);
+    }
+
+    private sealed class QueueTransaction(PlumblineDbContext db, Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction tx,
+        SqliteWriterGate? gate, long takenAt, string? ownConnection) : IAsyncDisposable
+    {
+        public async Task CommitAsync(CancellationToken ct)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            await tx.CommitAsync(ct);
+            if (gate is not null)
+            {
+                SqliteWriterGate.CountCommit(started);
+            }
+        }
 
         public async ValueTask DisposeAsync()
         {
@@ -91,7 +111,8 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
             {
                 if (gate is not null)
                 {
-                    SqliteWriterGate.Release(gate, takenAt);
+                    RestoreConnection(db, ownConnection!);
+                    gate.Exit(takenAt);
                 }
             }
         }
