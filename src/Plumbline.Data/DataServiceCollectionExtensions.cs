@@ -20,7 +20,7 @@ public static class DataServiceCollectionExtensions
         services.AddSingleton(settings);
         services.AddDbContextPool<SqliteDbContext>((sp, o) => o
             .UseSqlite(sp.GetRequiredService<DatabaseSettings>().ConnectionString)
-            .AddInterceptors(SqlitePragmas.Instance)
+            .AddInterceptors(SqlitePragmas.Instance, SqliteStatementCache.Instance)
             .AddInterceptors(sp.GetServices<IInterceptor>()));
         services.AddDbContextPool<PostgresDbContext>((sp, o) => o
             .UseNpgsql(PostgresConnectionString(sp.GetRequiredService<DatabaseSettings>().ConnectionString))
@@ -105,7 +105,8 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
 {
     public static readonly SqlitePragmas Instance = new();
 
-    private const string Pragmas = "PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;";
+    /// <summary>The settings, also sent by <see cref="SqliteStatementCache.OpenLongLived"/> on the connection it opens.</summary>
+    internal const string Statements = "PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;";
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, object> Configured = new();
 
@@ -113,7 +114,7 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
     private static bool IsConfigured(DbConnection connection) =>
         (connection as Microsoft.Data.Sqlite.SqliteConnection)?.Handle is { } handle && Configured.TryGetValue(handle, out _);
 
-    private static void MarkConfigured(DbConnection connection)
+    internal static void MarkConfigured(DbConnection connection)
     {
         if ((connection as Microsoft.Data.Sqlite.SqliteConnection)?.Handle is { } handle)
         {
@@ -128,7 +129,7 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
             return;
         }
         using var command = connection.CreateCommand();
-        command.CommandText = Pragmas;
+        command.CommandText = Statements;
         command.ExecuteNonQuery();
         MarkConfigured(connection);
     }
@@ -140,7 +141,7 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
             return;
         }
         await using var command = connection.CreateCommand();
-        command.CommandText = Pragmas;
+        command.CommandText = Statements;
         await command.ExecuteNonQueryAsync(cancellationToken);
         MarkConfigured(connection);
     }

@@ -32,10 +32,8 @@ public static class WorkspaceSuggestions
         {
             return null;
         }
-        var rows = await db.Suggestions.AsNoTracking().Where(s => s.ItemId == itemId)
-            .OrderByDescending(s => s.CreatedAt).ThenByDescending(s => s.Id).Select(s => new { s.Id, s.Question }).ToListAsync(ct);
         JsonObject? chosen = null;
-        foreach (var row in rows)
+        await foreach (var row in SuggestionsOfItem.For(db)(db, itemId).WithCancellation(ct))
         {
             if (schema.FindQuestion(row.Question) is not null && chosen?.ContainsKey(row.Question) != true)
             {
@@ -44,6 +42,13 @@ public static class WorkspaceSuggestions
         }
         return chosen;
     }
+
+    // Compiled once: every lease asks it, and most items have no suggestions (docs/benchmarks.md, "Work queue").
+    private static readonly PerProvider<Func<PlumblineDbContext, long, IAsyncEnumerable<SuggestionRef>>> SuggestionsOfItem =
+        new(() => EF.CompileAsyncQuery((PlumblineDbContext db, long itemId) => db.Suggestions.AsNoTracking().Where(s => s.ItemId == itemId)
+            .OrderByDescending(s => s.CreatedAt).ThenByDescending(s => s.Id).Select(s => new SuggestionRef(s.Id, s.Question))));
+
+    private sealed record SuggestionRef(long Id, string Question);
 
     /// <summary>The values of the suggestions a presentation names ({question: value}), or null.</summary>
     public static async Task<JsonObject?> ValuesAsync(PlumblineDbContext db, JsonObject? presentation, long itemId, CancellationToken ct)

@@ -53,15 +53,14 @@ public static class Calibration
     /// <summary>An item of an open round this person has not answered in that round (and has not skipped), or null.</summary>
     public static async Task<long?> CandidateAsync(PlumblineDbContext db, long projectId, long userId, CancellationToken ct)
     {
-        var ids = await db.Database.SqlQuery<long>($"""
-            SELECT ci.item_id AS "Value" FROM calibration_items ci
+        return await db.ScalarInt64Async("""
+            SELECT ci.item_id FROM calibration_items ci
             JOIN calibration_sessions s ON s.id = ci.session_id
-            WHERE s.project_id = {projectId} AND s.status = 'open'
-              AND NOT EXISTS (SELECT 1 FROM calibration_answers x WHERE x.session_id = s.id AND x.item_id = ci.item_id AND x.user_id = {userId})
-              AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = ci.item_id AND a.user_id = {userId} AND a.status = 'skipped')
+            WHERE s.project_id = {0} AND s.status = 'open'
+              AND NOT EXISTS (SELECT 1 FROM calibration_answers x WHERE x.session_id = s.id AND x.item_id = ci.item_id AND x.user_id = {1})
+              AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = ci.item_id AND a.user_id = {1} AND a.status = 'skipped')
             ORDER BY s.id, ci.item_id LIMIT 1
-            """).ToListAsync(ct);
-        return ids.Count == 0 ? null : ids[0];
+            """, [projectId, userId], ct);
     }
 
     /// <summary>Whether the item is in an open round, which lifts the overlap limit for it.</summary>
@@ -70,20 +69,19 @@ public static class Calibration
             && db.Set<CalibrationSession>().Any(s => s.Id == c.SessionId && s.Status == "open"), ct);
 
     /// <summary>Inside the submit transaction: keeps a copy of the answer for each open round holding the item.</summary>
-    public static async Task RecordAsync(PlumblineDbContext db, long projectId, long userId, long itemId, string valuesJson, int guidelineVersion, DateTime now, CancellationToken ct)
-    {
-        var sessions = await db.Set<CalibrationSession>().Where(s => s.ProjectId == projectId && s.Status == "open"
-                && db.Set<CalibrationItem>().Any(c => c.SessionId == s.Id && c.ItemId == itemId)
-                && !db.Set<CalibrationAnswer>().Any(x => x.SessionId == s.Id && x.ItemId == itemId && x.UserId == userId))
-            .Select(s => s.Id).ToListAsync(ct);
-        foreach (var session in sessions)
-        {
-            db.Set<CalibrationAnswer>().Add(new CalibrationAnswer
-            {
-                SessionId = session, ItemId = itemId, UserId = userId, ValuesJson = valuesJson, GuidelineVersion = guidelineVersion, SubmittedAt = now,
-            });
-        }
-    }
+    /// <remarks>
+    /// One statement that inserts nothing when the item is in no open round (every submit outside calibration asks),
+    /// instead of a LINQ lookup and tracked inserts saved later: no query compilation and no SaveChanges on the
+    /// submit path.
+    /// </remarks>
+    public static Task RecordAsync(PlumblineDbContext db, long projectId, long userId, long itemId, string valuesJson, int guidelineVersion, DateTime now, CancellationToken ct) =>
+        db.Database.ExecuteSqlAsync($"""
+            INSERT INTO calibration_answers (session_id, item_id, user_id, values_json, guideline_version, submitted_at)
+            SELECT s.id, {itemId}, {userId}, {valuesJson}, {guidelineVersion}, {now} FROM calibration_sessions s
+            WHERE s.project_id = {projectId} AND s.status = 'open'
+              AND EXISTS (SELECT 1 FROM calibration_items c WHERE c.session_id = s.id AND c.item_id = {itemId})
+              AND NOT EXISTS (SELECT 1 FROM calibration_answers x WHERE x.session_id = s.id AND x.item_id = {itemId} AND x.user_id = {userId})
+            """, ct);
 
     public static IEndpointRouteBuilder MapCalibrationEndpoints(this IEndpointRouteBuilder app)
     {

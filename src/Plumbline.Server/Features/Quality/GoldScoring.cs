@@ -26,8 +26,13 @@ public static class GoldScoring
     }
 
     /// <summary>Why the annotator is paused in the project, or null.</summary>
+    /// <remarks>Compiled once: every next task asks it (docs/benchmarks.md, "Work queue").</remarks>
     public static Task<string?> PauseReasonAsync(PlumblineDbContext db, long projectId, long userId, CancellationToken ct) =>
-        db.Set<AnnotatorPause>().Where(p => p.ProjectId == projectId && p.UserId == userId).Select(p => p.Reason).FirstOrDefaultAsync(ct);
+        PauseReasonQuery.For(db)(db, projectId, userId, ct);
+
+    private static readonly PerProvider<Func<PlumblineDbContext, long, long, CancellationToken, Task<string?>>> PauseReasonQuery =
+        new(() => EF.CompileAsyncQuery((PlumblineDbContext db, long projectId, long userId, CancellationToken ct) =>
+            db.Set<AnnotatorPause>().Where(p => p.ProjectId == projectId && p.UserId == userId).Select(p => p.Reason).FirstOrDefault()));
 
     /// <summary>The annotator's answers to gold questions and how many were right.</summary>
     public static async Task<(int Answered, int Correct)> AccuracyAsync(PlumblineDbContext db, ProjectSchema schema, long projectId, long userId, CancellationToken ct)

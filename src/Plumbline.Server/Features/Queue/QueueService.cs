@@ -57,25 +57,49 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     private async Task<QueueTransaction> BeginAsync(CancellationToken ct)
     {
         db.Database.AutoSavepointsEnabled = false;
-        var gate = db.IsPostgres ? null : SqliteWriterGate.For(db.Database.GetConnectionString()!);
-        if (gate is not null)
+        if (db.IsPostgres)
         {
-            await gate.WaitAsync(ct);
+            return new QueueTransaction(db, await db.Database.BeginTransactionAsync(ct), null, 0, null);
         }
+        var ownConnection = db.Database.GetConnectionString()!;
+        var gate = SqliteWriterGate.For(ownConnection);
+        var takenAt = await gate.EnterAsync(ct);
         try
         {
-            return new QueueTransaction(await db.Database.BeginTransactionAsync(ct), gate);
+            // The gate's connection, open for good, keeps the prepared statements of the queue's commands. The context
+            // gets its own connection back when the transaction ends, before the gate is released.
+            db.Database.SetDbConnection(gate.Connection, contextOwnsConnection: false);
+            var begun = System.Diagnostics.Stopwatch.GetTimestamp();
+            var tx = await db.Database.BeginTransactionAsync(ct);
+            SqliteWriterGate.CountBegin(begun);
+            return new QueueTransaction(db, tx, gate, takenAt, ownConnection);
         }
         catch
         {
-            gate?.Release();
+            RestoreConnection(db, ownConnection);
+            gate.Exit(takenAt);
             throw;
         }
     }
 
-    private sealed class QueueTransaction(Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction tx, SemaphoreSlim? gate) : IAsyncDisposable
+    private static void RestoreConnection(PlumblineDbContext db, string connectionString)
     {
-        public Task CommitAsync(CancellationToken ct) => tx.CommitAsync(ct);
+        db.Database.SetDbConnection(null, contextOwnsConnection: false);
+        db.Database.SetConnectionString(connectionString);
+    }
+
+    private sealed class QueueTransaction(PlumblineDbContext db, Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction tx,
+        SqliteWriterGate? gate, long takenAt, string? ownConnection) : IAsyncDisposable
+    {
+        public async Task CommitAsync(CancellationToken ct)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            await tx.CommitAsync(ct);
+            if (gate is not null)
+            {
+                SqliteWriterGate.CountCommit(started);
+            }
+        }
 
         public async ValueTask DisposeAsync()
         {
@@ -85,7 +109,11 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
             }
             finally
             {
-                gate?.Release();
+                if (gate is not null)
+                {
+                    RestoreConnection(db, ownConnection!);
+                    gate.Exit(takenAt);
+                }
             }
         }
     }
@@ -103,10 +131,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
 
         // Resume: a person with a live lease gets the same item back. Rework next: a response a reviewer sent back
         // (its lease row, reopened, possibly expired while reworked). One query, the live lease first.
-        var live = await db.Assignments.Where(a => a.ProjectId == projectId && a.UserId == userId && a.Stage == Stage
-                && ((a.Status == "active" && a.ExpiresAt > now) || a.Status == "rework"
-                    || (a.Status == "active" && a.ExpiresAt <= now && db.Responses.Any(r => r.AssignmentId == a.Id && r.Status == "submitted"))))
-            .OrderBy(a => a.Status == "active" && a.ExpiresAt > now ? 0 : 1).FirstOrDefaultAsync(ct);
+        var live = await LiveOrReworkQuery.For(db)(db, projectId, userId, now, ct);
         if (live is { Status: not "active" } || (live is not null && live.ExpiresAt <= now))
         {
             live.Status = "active";
@@ -143,17 +168,26 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         return await BuildTaskAsync(live, project, schema, ct);
     }
 
+    // The queue's LINQ reads are compiled once: otherwise EF funcletizes the expression tree and looks it up in its
+    // query cache on every execution, about a tenth of the server's CPU per submit (docs/benchmarks.md, "Work queue").
+    // Tracked: a reopened rework lease is changed and saved by the caller.
+    private static readonly PerProvider<Func<PlumblineDbContext, long, long, DateTime, CancellationToken, Task<Assignment?>>> LiveOrReworkQuery =
+        new(() => EF.CompileAsyncQuery((PlumblineDbContext db, long projectId, long userId, DateTime now, CancellationToken ct) =>
+            db.Assignments.Where(a => a.ProjectId == projectId && a.UserId == userId && a.Stage == Stage
+                    && ((a.Status == "active" && a.ExpiresAt > now) || a.Status == "rework"
+                        || (a.Status == "active" && a.ExpiresAt <= now && db.Responses.Any(r => r.AssignmentId == a.Id && r.Status == "submitted"))))
+                .OrderBy(a => a.Status == "active" && a.ExpiresAt > now ? 0 : 1).FirstOrDefault()));
+
     /// <summary>A gold item this person has not seen: every annotator answers gold, so overlap does not apply.</summary>
     private async Task<long?> GoldCandidateAsync(long projectId, long userId, DateTime now, CancellationToken ct)
     {
-        var ids = await db.Database.SqlQuery<long>($"""
-            SELECT i.id AS "Value" FROM items i
-            WHERE i.project_id = {projectId} AND i.gold_json IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {userId}
-                              AND (a.status <> 'active' OR a.expires_at > {now}))
+        return await db.ScalarInt64Async("""
+            SELECT i.id FROM items i
+            WHERE i.project_id = {0} AND i.gold_json IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = {1}
+                              AND (a.status <> 'active' OR a.expires_at > {2}))
             ORDER BY i.id LIMIT 1
-            """).ToListAsync(ct);
-        return ids.Count == 0 ? null : ids[0];
+            """, [projectId, userId, now], ct);
     }
 
     /// <summary>Leases the claimed item; the person's own expired lease on it is reused (one lease row per person and item).</summary>
@@ -164,25 +198,34 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     /// </remarks>
     private async Task<Assignment> LeaseAsync(long projectId, long itemId, long userId, DateTime now, int leaseMinutes, string presentationJson, CancellationToken ct)
     {
-        var leases = await db.Assignments.FromSqlRaw("""
+        await using var reader = await db.ReadAsync("""
             INSERT INTO assignments (project_id, item_id, user_id, stage, status, leased_at, expires_at, presentation_json)
             VALUES ({0}, {1}, {2}, 'annotate', 'active', {3}, {4}, {5})
             ON CONFLICT (item_id, user_id, stage) DO UPDATE SET status = 'active', leased_at = excluded.leased_at, expires_at = excluded.expires_at,
                 presentation_json = COALESCE(assignments.presentation_json, excluded.presentation_json)
-            RETURNING *
-            """, projectId, itemId, userId, now, now.AddMinutes(leaseMinutes), presentationJson).AsNoTracking().ToListAsync(ct);
-        return leases[0];
+            RETURNING id, leased_at, expires_at, presentation_json
+            """, [projectId, itemId, userId, now, now.AddMinutes(leaseMinutes), presentationJson], ct);
+        await reader.ReadAsync(ct);
+        var row = reader.DbDataReader;
+        return new Assignment
+        {
+            Id = row.GetInt64(0), ProjectId = projectId, ItemId = itemId, UserId = userId, Stage = Stage, Status = "active",
+            LeasedAt = row.GetUtcDateTime(1), ExpiresAt = row.GetUtcDateTime(2), PresentationJson = row.IsDBNull(3) ? null : row.GetString(3),
+        };
     }
 
     /// <summary>An item as the task shows it, with the person's own response (draft, or submitted and sent back), in one query.</summary>
     private sealed record ItemView(string ExternalId, string FieldsJson, bool IsGold, long? OwnId, string? OwnStatus, string? OwnValues);
 
-    private Task<ItemView> LoadItemAsync(long itemId, long userId, CancellationToken ct) =>
-        // A person has at most one response per item (unique key), so the outer join yields one row.
-        (from i in db.Items.AsNoTracking()
-         where i.Id == itemId
-         from r in db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).DefaultIfEmpty()
-         select new ItemView(i.ExternalId, i.FieldsJson, i.GoldJson != null, (long?)r!.Id, r.Status, r.ValuesJson)).FirstAsync(ct);
+    private Task<ItemView> LoadItemAsync(long itemId, long userId, CancellationToken ct) => LoadItemQuery.For(db)(db, itemId, userId, ct);
+
+    // A person has at most one response per item (unique key), so the outer join yields one row.
+    private static readonly PerProvider<Func<PlumblineDbContext, long, long, CancellationToken, Task<ItemView>>> LoadItemQuery =
+        new(() => EF.CompileAsyncQuery((PlumblineDbContext db, long itemId, long userId, CancellationToken ct) =>
+            (from i in db.Items.AsNoTracking()
+             where i.Id == itemId
+             from r in db.Responses.Where(r => r.ItemId == i.Id && r.UserId == userId).DefaultIfEmpty()
+             select new ItemView(i.ExternalId, i.FieldsJson, i.GoldJson != null, (long?)r!.Id, r.Status, r.ValuesJson)).First()));
 
     /// <summary>Only what the schema shows: imported extras (an original preference, say) never reach annotators.</summary>
     private static JsonObject ShownFields(ProjectSchema schema, ItemView item)
@@ -285,8 +328,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
             SELECT COUNT(*) AS "Value" FROM items i
             WHERE i.id = {4} AND {{Available}}
             """;
-        var found = await db.Database.SqlQueryRaw<long>(sql, claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, itemId).ToListAsync(ct);
-        return found[0] > 0;
+        return await db.ScalarInt64Async(sql, [claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, itemId], ct) > 0;
     }
 
     /// <summary>Pinned work first (the person's own, then their groups'), then the open queue in the project's order.</summary>
@@ -315,19 +357,23 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     private async Task<long?> ClaimRandomAsync(Claim claim, CancellationToken ct)
     {
         // queue_state = 0 (open) is a literal so the partial index ix_items_queue_random answers both ends.
-        var range = (await db.Database.SqlQuery<IdRange>($"""
-            SELECT (SELECT id FROM items WHERE project_id = {claim.ProjectId} AND queue_state = 0 ORDER BY id LIMIT 1) AS "Min",
-                   (SELECT id FROM items WHERE project_id = {claim.ProjectId} AND queue_state = 0 ORDER BY id DESC LIMIT 1) AS "Max"
-            """).ToListAsync(ct))[0];
-        if (range.Min is not { } min || range.Max is not { } max)
+        long min, max;
+        await using (var reader = await db.ReadAsync("""
+            SELECT (SELECT id FROM items WHERE project_id = {0} AND queue_state = 0 ORDER BY id LIMIT 1),
+                   (SELECT id FROM items WHERE project_id = {0} AND queue_state = 0 ORDER BY id DESC LIMIT 1)
+            """, [claim.ProjectId], ct))
         {
-            return null;
+            await reader.ReadAsync(ct);
+            var row = reader.DbDataReader;
+            if (row.IsDBNull(0) || row.IsDBNull(1))
+            {
+                return null;
+            }
+            (min, max) = (row.GetInt64(0), row.GetInt64(1));
         }
         var from = Random.Shared.NextInt64(min, max + 1);
         return await ClaimInOrderAsync(claim, "i.id", from, ct) ?? await ClaimInOrderAsync(claim, "i.id", null, ct);
     }
-
-    private sealed record IdRange(long? Min, long? Max);
 
     // Items this person has not answered, skipped or leased, whose submitted responses plus others' live leases
     // leave room. Every probe is an index seek: the person's lease by (item_id, user_id, stage), live leases by
@@ -359,8 +405,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         object[] parameters = fromId is { } from
             ? [claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, from]
             : [claim.ProjectId, claim.UserId, claim.Overlap, claim.Now];
-        var found = await db.Database.SqlQueryRaw<long>(sql, parameters).ToListAsync(ct);
-        return found.Count == 0 ? null : found[0];
+        return await db.ScalarInt64Async(sql, parameters, ct);
     }
 
     /// <summary>The first available item pinned to <paramref name="principal"/>, in item order (an index seek on the pins).</summary>
@@ -372,8 +417,7 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
               AND {{Available}} {{(claim.SkipGold ? "AND i.gold_json IS NULL" : "")}}
             ORDER BY p.item_id LIMIT 1 {{(db.IsPostgres && claim.Lock ? "FOR UPDATE OF i SKIP LOCKED" : "")}}
             """;
-        var found = await db.Database.SqlQueryRaw<long>(sql, claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, principal).ToListAsync(ct);
-        return found.Count == 0 ? null : found[0];
+        return await db.ScalarInt64Async(sql, [claim.ProjectId, claim.UserId, claim.Overlap, claim.Now, principal], ct);
     }
 
     /// <param name="item">The item, when the caller already read it (with the person's response, as of before this lease).</param>
@@ -575,14 +619,14 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     {
         if (isNew)
         {
-            response.Id = (await db.Database.SqlQueryRaw<long>("""
+            response.Id = (await db.ScalarInt64Async("""
                 INSERT INTO responses (project_id, item_id, user_id, assignment_id, status, values_json, revision, guideline_version,
                     lead_time_ms, presentation_json, metadata_json, submit_key, created_at, updated_at)
                 VALUES ({0}, {1}, {2}, {3}, 'submitted', {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {11})
-                RETURNING id AS "Value"
-                """, response.ProjectId, response.ItemId, response.UserId, response.AssignmentId, response.ValuesJson, response.Revision,
+                RETURNING id
+                """, [response.ProjectId, response.ItemId, response.UserId, response.AssignmentId, response.ValuesJson, response.Revision,
                 response.GuidelineVersion, db.NullableParameter(response.LeadTimeMs), db.NullableParameter(response.PresentationJson), db.NullableParameter(response.MetadataJson),
-                db.NullableParameter(response.SubmitKey), now).ToListAsync(ct))[0];
+                db.NullableParameter(response.SubmitKey), now], ct))!.Value;
         }
         var update = isNew ? "" : """
             UPDATE responses SET status = 'submitted', values_json = {4}, revision = {5}, guideline_version = {6}, lead_time_ms = {7},
@@ -616,11 +660,14 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
     private async Task<bool> CountSubmissionAsync(long itemId, int overlap, bool goldExempt, CancellationToken ct)
     {
         // Calibration is asked in the same statement (Calibration.IsOpenItemAsync's condition): one round trip, not two.
-        var counted = await db.Items.Where(i => i.Id == itemId && (i.SubmittedCount < overlap || (goldExempt && i.GoldJson != null)
-                || db.Set<CalibrationItem>().Any(c => c.ItemId == i.Id && db.Set<CalibrationSession>().Any(s => s.Id == c.SessionId && s.Status == "open"))))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(i => i.QueueState, i => i.SubmittedCount + 1 >= overlap ? ItemQueueStates.Complete : i.QueueState)
-                .SetProperty(i => i.SubmittedCount, i => i.SubmittedCount + 1), ct);
+        // Written as SQL, not ExecuteUpdate: the LINQ form was compiled on every submit (7.8 % of the server's CPU).
+        var counted = await db.Database.ExecuteSqlAsync($"""
+            UPDATE items SET queue_state = CASE WHEN submitted_count + 1 >= {overlap} THEN {ItemQueueStates.Complete} ELSE queue_state END,
+                submitted_count = submitted_count + 1
+            WHERE id = {itemId} AND (submitted_count < {overlap} OR ({goldExempt} AND gold_json IS NOT NULL)
+                OR EXISTS (SELECT 1 FROM calibration_items c JOIN calibration_sessions s ON s.id = c.session_id
+                           WHERE c.item_id = items.id AND s.status = 'open'))
+            """, ct);
         return counted == 1;
     }
 
@@ -638,13 +685,9 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         {
             // Its own statement: a statement that waited for the lock still reads other tables as of its start, so
             // the response a racing copy of this request just committed is only seen by the next statement.
-            await db.Database.SqlQuery<long>($"SELECT id AS \"Value\" FROM assignments WHERE id = {assignmentId} FOR UPDATE").ToListAsync(ct);
+            await db.ScalarInt64Async("SELECT id FROM assignments WHERE id = {0} FOR UPDATE", [assignmentId], ct);
         }
-        var own = await (from a in db.Assignments.AsNoTracking()
-                         where a.Id == assignmentId && a.UserId == userId
-                         join i in db.Items on a.ItemId equals i.Id
-                         from r in db.Responses.Where(r => r.ItemId == a.ItemId && r.UserId == userId).DefaultIfEmpty()
-                         select new { Assignment = a, i.FieldsJson, Response = r }).FirstOrDefaultAsync(ct)
+        var own = await LoadOwnQuery.For(db)(db, assignmentId, userId, ct)
             ?? throw new QueueException(404, $"assignment {assignmentId} does not exist or is not yours");
         var assignment = own.Assignment;
         // A member removed from the project loses their leases with their access. Admins may annotate any project
@@ -657,6 +700,16 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
         }
         return (assignment, entry.Project, entry.Schema, own.FieldsJson, own.Response);
     }
+
+    private sealed record OwnRow(Assignment Assignment, string FieldsJson, Response? Response);
+
+    private static readonly PerProvider<Func<PlumblineDbContext, long, long, CancellationToken, Task<OwnRow?>>> LoadOwnQuery =
+        new(() => EF.CompileAsyncQuery((PlumblineDbContext db, long assignmentId, long userId, CancellationToken ct) =>
+            (from a in db.Assignments.AsNoTracking()
+             where a.Id == assignmentId && a.UserId == userId
+             join i in db.Items on a.ItemId equals i.Id
+             from r in db.Responses.Where(r => r.ItemId == a.ItemId && r.UserId == userId).DefaultIfEmpty()
+             select new OwnRow(a, i.FieldsJson, r)).FirstOrDefault()));
 
     /// <summary>Skip and draft change the rows <see cref="LoadOwnAsync"/> read and save them with SaveChanges.</summary>
     private void TrackForSave(Assignment assignment, Response? response)
