@@ -10,6 +10,17 @@ namespace Plumbline.Server.Tests;
 /// </summary>
 public class QueueInvariantTests
 {
+    /// <summary>Annotators who are members of the project, each with one client, each run in its own loop.</summary>
+    private static async Task<List<Annotator>> WorkersAsync(Scenario s, long project, int count)
+    {
+        var workers = new List<Annotator>();
+        for (var i = 0; i < count; i++)
+        {
+            workers.Add(new Annotator([(await s.MemberAsync(project)).Client]));
+        }
+        return workers;
+    }
+
     [Theory]
     [MemberData(nameof(SharedApps.Providers), MemberType = typeof(SharedApps))]
     public async Task Load_ConcurrentAnnotatorsAndAbandonedLeases_NoItemOverOverlapAndAbandonedItemsAreServedAgain(string provider)
@@ -18,11 +29,7 @@ public class QueueInvariantTests
         var s = new Scenario(app);
         var project = await s.CreateProjectAsync("pairwise", overlap: 2);
         await s.ImportPairsAsync(project, 30);
-        var workers = new List<Annotator>();
-        for (var i = 0; i < 8; i++)
-        {
-            workers.Add(new Annotator([(await s.MemberAsync(project)).Client]));
-        }
+        var workers = await WorkersAsync(s, project, 8);
         var quitters = new List<(HttpClient Client, JsonObject Task)>();
         for (var i = 0; i < 3; i++)
         {
@@ -64,11 +71,7 @@ public class QueueInvariantTests
         var s = new Scenario(app);
         var project = await s.CreateProjectAsync("pairwise", overlap: 2);
         await s.ImportPairsAsync(project, 4);
-        var workers = new List<Annotator>();
-        for (var i = 0; i < 2; i++)
-        {
-            workers.Add(new Annotator([(await s.MemberAsync(project)).Client]));
-        }
+        var workers = await WorkersAsync(s, project, 2);
         (await Task.WhenAll(workers.Select(w => w.WorkAsync(project)))).ShouldAllBe(emptied => emptied);
         await using var db = app.NewDbContext();
         var now = app.Clock.GetUtcNow().UtcDateTime;

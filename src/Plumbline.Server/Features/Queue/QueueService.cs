@@ -629,23 +629,23 @@ public sealed class QueueService(PlumblineDbContext db, TimeProvider clock, Acce
                 db.NullableParameter(response.SubmitKey), now], ct))!.Value;
         }
         var update = isNew ? "" : """
-            UPDATE responses SET status = 'submitted', values_json = {4}, revision = {5}, guideline_version = {6}, lead_time_ms = {7},
-                presentation_json = {8}, metadata_json = {9}, submit_key = {10}, updated_at = {11}
+            UPDATE responses SET status = 'submitted', values_json = {3}, revision = {4}, guideline_version = {5}, lead_time_ms = {6},
+                presentation_json = {7}, metadata_json = {8}, submit_key = {9}, updated_at = {2}
             WHERE id = {0};
             """;
         var (auditSql, auditParameters) = db.InsertStatement(clock, response.UserId, response.ProjectId,
-            response.Revision == 1 ? "response.submit" : "response.revise", "response", response.Id, new { assignmentId, response.Revision }, first: 13);
+            response.Revision == 1 ? "response.submit" : "response.revise", "response", response.Id, new { assignmentId, response.Revision }, first: 10);
         object[] parameters =
         [
-            response.Id, assignmentId, now, "submitted", response.ValuesJson, response.Revision, response.GuidelineVersion,
-            db.NullableParameter(response.LeadTimeMs), db.NullableParameter(response.PresentationJson), db.NullableParameter(response.MetadataJson), db.NullableParameter(response.SubmitKey), now,
-            response.Revision, .. auditParameters,
+            response.Id, assignmentId, now, response.ValuesJson, response.Revision, response.GuidelineVersion, db.NullableParameter(response.LeadTimeMs),
+            db.NullableParameter(response.PresentationJson), db.NullableParameter(response.MetadataJson), db.NullableParameter(response.SubmitKey),
+            .. auditParameters,
         ];
         // Only constants of this class and of Audit are spliced in; every value is a parameter.
         var sql = $$"""
             {{update}}
             UPDATE assignments SET status = 'submitted', completed_at = {2} WHERE id = {1};
-            INSERT INTO response_revisions (response_id, revision, status, values_json, created_at) VALUES ({0}, {12}, {3}, {4}, {2});
+            INSERT INTO response_revisions (response_id, revision, status, values_json, created_at) VALUES ({0}, {4}, 'submitted', {3}, {2});
             {{auditSql}}
             """;
         await db.Database.ExecuteSqlRawAsync(sql, parameters, ct);
